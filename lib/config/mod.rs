@@ -1,0 +1,164 @@
+//! Configuration, loaded once per instance from the environment.
+//!
+//! Every function names what it needs ([`Need`]); loading checks all of it at
+//! once and fails with ONE error listing every missing or invalid variable,
+//! so a broken deploy is fixed in one round trip, not one variable at a time.
+//! Integrations (HubSpot, OpenAI, Resend, ...) are optional: absent means
+//! *not configured* and their jobs wait as `held`.
+
+mod env;
+mod load;
+
+pub use env::{redis_prefix, DeployEnv};
+pub use load::{ConfigError, Problem};
+
+use crate::secret::Secret;
+
+/// What a function cannot start without (beyond Postgres and Redis, which every
+/// function needs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// `STRIPE_WEBHOOK_SECRET`.
+    StripeWebhook,
+    /// `CRON_SECRET`.
+    Cron,
+    /// `ADMIN_TOKEN`.
+    Admin,
+    /// `APP_API_TOKEN`.
+    AppApi,
+}
+
+impl Need {
+    /// Everything: what the local server, which serves every function, needs.
+    pub const ALL: &'static [Need] = &[Need::StripeWebhook, Need::Cron, Need::Admin, Need::AppApi];
+}
+
+/// HubSpot (CRM) settings.
+#[derive(Debug, Clone)]
+pub struct HubSpot {
+    /// Private-app access token.
+    pub token: Secret,
+    /// API base, `https://api.hubapi.com` unless overridden for tests.
+    pub base_url: String,
+}
+
+/// OpenAI settings.
+#[derive(Debug, Clone)]
+pub struct OpenAi {
+    /// API key.
+    pub api_key: Secret,
+    /// API base, `https://api.openai.com/v1` unless overridden.
+    pub base_url: String,
+    /// Model name.
+    pub model: String,
+}
+
+/// Resend (customer email) settings.
+#[derive(Debug, Clone)]
+pub struct Resend {
+    /// API key.
+    pub api_key: Secret,
+    /// API base, `https://api.resend.com` unless overridden.
+    pub base_url: String,
+    /// The `from` address of follow-up emails.
+    pub from: String,
+}
+
+/// An outbound webhook signed with Standard Webhooks.
+#[derive(Debug, Clone)]
+pub struct SignedWebhook {
+    /// Where to POST.
+    pub url: String,
+    /// `whsec_` base64 signing key.
+    pub secret: Secret,
+}
+
+/// Stripe API access for the catch-up cron.
+#[derive(Debug, Clone)]
+pub struct StripeApi {
+    /// Secret or restricted key (read access to Events is enough).
+    pub key: Secret,
+    /// API base, `https://api.stripe.com` unless overridden.
+    pub base_url: String,
+}
+
+/// The whole configuration of one instance.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Postgres connection URL (`DATABASE_URL` or `POSTGRES_URL`).
+    pub database_url: Secret,
+    /// Redis connection URL (`REDIS_URL` or `KV_URL`).
+    pub redis_url: Secret,
+    /// Prefix for every Redis key: isolates previews per branch.
+    pub redis_prefix: String,
+    /// Production, preview or development (`VERCEL_ENV`).
+    pub deploy_env: DeployEnv,
+    /// Git branch of this deployment (`VERCEL_GIT_COMMIT_REF`), if known.
+    pub git_ref: Option<String>,
+    /// Run migrations at cold start (`MIGRATE_ON_START`, default true).
+    pub migrate_on_start: bool,
+    /// Postgres pool size per instance (`DB_POOL_SIZE`, default 4).
+    pub db_pool_size: usize,
+    /// Stripe endpoint secrets, several during a rotation.
+    pub stripe_webhook_secrets: Vec<Secret>,
+    /// How old a Stripe signature timestamp may be, in seconds.
+    pub stripe_webhook_tolerance_secs: u64,
+    /// Stripe API access (catch-up), if configured.
+    pub stripe_api: Option<StripeApi>,
+    /// Bearer secret Vercel cron sends.
+    pub cron_secret: Option<Secret>,
+    /// Bearer token of the admin API and page.
+    pub admin_token: Option<Secret>,
+    /// Bearer token of the founder's app.
+    pub app_api_token: Option<Secret>,
+    /// Outbound member webhooks to the founder's app.
+    pub app_webhook: Option<SignedWebhook>,
+    /// Days of `grace` access after a failed payment.
+    pub past_due_grace_days: i64,
+    /// CRM.
+    pub hubspot: Option<HubSpot>,
+    /// AI drafts.
+    pub openai: Option<OpenAi>,
+    /// Customer emails.
+    pub resend: Option<Resend>,
+    /// Outbound helpdesk ticket webhook.
+    pub helpdesk: Option<SignedWebhook>,
+    /// Slack incoming webhook for alerts.
+    pub slack_webhook_url: Option<Secret>,
+    /// Origins allowed to post the support form.
+    pub support_allowed_origins: Vec<String>,
+}
+
+impl Config {
+    /// Loads from the process environment; empty values count as absent.
+    pub fn from_env(needs: &[Need]) -> Result<Self, ConfigError> {
+        Self::from_lookup(
+            |k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()),
+            needs,
+        )
+    }
+
+    /// Loads from any variable source (tests pass a map).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        needs: &[Need],
+    ) -> Result<Self, ConfigError> {
+        load::load(&lookup, needs)
+    }
+
+    /// Names of the integrations and whether each is configured (for health).
+    pub fn integrations(&self) -> Vec<(&'static str, bool)> {
+        vec![
+            ("hubspot", self.hubspot.is_some()),
+            ("openai", self.openai.is_some()),
+            ("resend", self.resend.is_some()),
+            ("helpdesk", self.helpdesk.is_some()),
+            ("slack", self.slack_webhook_url.is_some()),
+            ("app_webhook", self.app_webhook.is_some()),
+            ("stripe_api", self.stripe_api.is_some()),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests;

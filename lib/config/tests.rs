@@ -1,0 +1,141 @@
+//! Configuration tests: every problem at once, aliases, the live-key guard.
+
+use std::collections::HashMap;
+
+use super::*;
+
+fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn load(map: &HashMap<String, String>, needs: &[Need]) -> Result<Config, ConfigError> {
+    Config::from_lookup(|k| map.get(k).cloned(), needs)
+}
+
+const BASE: &[(&str, &str)] = &[
+    ("DATABASE_URL", "postgres://u@localhost/db"),
+    ("REDIS_URL", "redis://localhost:6379"),
+];
+
+#[test]
+fn an_empty_environment_names_every_missing_variable_at_once() {
+    let err = load(&HashMap::new(), Need::ALL).unwrap_err();
+    let vars = err.variables();
+    for v in [
+        "DATABASE_URL or POSTGRES_URL",
+        "REDIS_URL or KV_URL",
+        "STRIPE_WEBHOOK_SECRET",
+        "CRON_SECRET",
+        "ADMIN_TOKEN",
+        "APP_API_TOKEN",
+    ] {
+        assert!(vars.contains(&v), "{v} not named in {err}");
+    }
+    assert_eq!(vars.len(), 6, "{err}");
+}
+
+#[test]
+fn the_vercel_integration_aliases_are_accepted() {
+    let map = vars(&[
+        ("POSTGRES_URL", "postgres://u@localhost/db?sslmode=require"),
+        ("KV_URL", "rediss://default:pw@example.upstash.io:6379"),
+    ]);
+    let c = load(&map, &[]).unwrap();
+    assert!(c.database_url.expose().contains("sslmode=require"));
+    assert!(c.redis_url.expose().starts_with("rediss://"));
+}
+
+#[test]
+fn a_live_stripe_key_is_refused_outside_production() {
+    for env in [None, Some("preview"), Some("development")] {
+        let mut map = vars(BASE);
+        map.insert("STRIPE_SECRET_KEY".into(), "rk_live_abc".into());
+        if let Some(e) = env {
+            map.insert("VERCEL_ENV".into(), e.into());
+        }
+        let err = load(&map, &[]).unwrap_err();
+        assert_eq!(err.variables(), vec!["STRIPE_SECRET_KEY"], "{env:?}");
+        assert!(!err.to_string().contains("rk_live_abc"), "the key leaked");
+    }
+    let mut map = vars(BASE);
+    map.insert("STRIPE_SECRET_KEY".into(), "sk_live_abc".into());
+    map.insert("VERCEL_ENV".into(), "production".into());
+    assert!(load(&map, &[]).unwrap().stripe_api.is_some());
+}
+
+#[test]
+fn a_test_key_is_fine_anywhere() {
+    let mut map = vars(BASE);
+    map.insert("STRIPE_SECRET_KEY".into(), "rk_test_abc".into());
+    map.insert("VERCEL_ENV".into(), "preview".into());
+    assert!(load(&map, &[]).unwrap().stripe_api.is_some());
+}
+
+#[test]
+fn malformed_values_are_named_with_the_missing_ones() {
+    let map = vars(&[
+        ("DATABASE_URL", "postgres://u@localhost/db"),
+        ("STRIPE_WEBHOOK_SECRET", "not-a-whsec"),
+        ("PAST_DUE_GRACE_DAYS", "three"),
+        ("HUBSPOT_BASE_URL", "ftp://x"),
+        ("VERCEL_ENV", "staging"),
+    ]);
+    let err = load(&map, &[Need::StripeWebhook]).unwrap_err();
+    let v = err.variables();
+    for name in [
+        "REDIS_URL or KV_URL",
+        "STRIPE_WEBHOOK_SECRET",
+        "PAST_DUE_GRACE_DAYS",
+        "HUBSPOT_BASE_URL",
+        "VERCEL_ENV",
+    ] {
+        assert!(v.contains(&name), "{name} missing from {err}");
+    }
+}
+
+#[test]
+fn half_configured_integrations_are_contradictions() {
+    let mut map = vars(BASE);
+    map.insert(
+        "APP_WEBHOOK_URL".into(),
+        "https://app.example.com/hooks".into(),
+    );
+    map.insert("RESEND_API_KEY".into(), "re_123".into());
+    let err = load(&map, &[]).unwrap_err();
+    assert_eq!(err.variables(), vec!["APP_WEBHOOK_SECRET", "EMAIL_FROM"]);
+}
+
+#[test]
+fn several_stripe_secrets_are_read_for_rotation() {
+    let mut map = vars(BASE);
+    map.insert(
+        "STRIPE_WEBHOOK_SECRET".into(),
+        "whsec_old, whsec_new".into(),
+    );
+    let c = load(&map, &[Need::StripeWebhook]).unwrap();
+    assert_eq!(c.stripe_webhook_secrets.len(), 2);
+}
+
+#[test]
+fn integrations_without_credentials_are_not_configured() {
+    let c = load(&vars(BASE), &[]).unwrap();
+    assert!(c.integrations().iter().all(|(_, on)| !on));
+    assert_eq!(c.past_due_grace_days, 3);
+    assert_eq!(c.stripe_webhook_tolerance_secs, 300);
+}
+
+#[test]
+fn previews_get_a_branch_prefix_and_debug_never_prints_secrets() {
+    let mut map = vars(BASE);
+    map.insert("VERCEL_ENV".into(), "preview".into());
+    map.insert("VERCEL_GIT_COMMIT_REF".into(), "feature/x".into());
+    map.insert("ADMIN_TOKEN".into(), "very-secret-admin".into());
+    let c = load(&map, &[Need::Admin]).unwrap();
+    assert_eq!(c.redis_prefix, "ob:preview:feature-x:");
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("very-secret-admin"));
+    assert!(!debug.contains("postgres://"));
+}

@@ -1,0 +1,8 @@
+//! Postgres: the pool ([`pool`]) and the migrator ([`migrate`]).
+//! Postgres is the source of truth; every business write and its outbox
+//! jobs share one transaction.
+
+pub mod migrate;
+pub mod pool;
+
+pub use pool::{connect, Db, DbError};

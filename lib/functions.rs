@@ -1,0 +1,38 @@
+//! The list of Vercel functions: for each, its path, what it needs to start
+//! and the router it serves. `api/*.rs` mains name an entry here; the local
+//! server merges them all; a test checks this list matches `api/`.
+
+use axum::Router;
+
+use crate::config::Need;
+use crate::state::App;
+
+/// One Vercel function.
+pub struct Function {
+    /// Binary name (`[[bin]]` in Cargo.toml).
+    pub name: &'static str,
+    /// The source file under `api/`, which is also its Vercel path.
+    pub file: &'static str,
+    /// Secrets it cannot start without.
+    pub needs: &'static [Need],
+    /// Builds its router.
+    pub router: fn(App) -> Router,
+}
+
+/// `GET /api/health`.
+pub const HEALTH: Function = Function {
+    name: "health",
+    file: "api/health.rs",
+    needs: &[],
+    router: crate::health::router,
+};
+
+/// Every function, in the order the local server mounts them.
+pub const ALL: &[&Function] = &[&HEALTH];
+
+/// The merge of every function's router: what `scripts/dev` serves, so local
+/// paths are exactly the Vercel paths.
+pub fn all_routes(app: App) -> Router {
+    ALL.iter()
+        .fold(Router::new(), |r, f| r.merge((f.router)(app.clone())))
+}

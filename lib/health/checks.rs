@@ -1,0 +1,158 @@
+//! The checks: configuration, Postgres (with schema version), Redis.
+//! Each runs concurrently under its own timeout.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use crate::db::migrate;
+use crate::state::App;
+
+/// Per-check time limit.
+pub const CHECK_TIMEOUT_MS: u64 = 2_000;
+
+/// One dependency's result.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// Name (`postgres`, `redis`, `config`).
+    pub name: &'static str,
+    /// Passed?
+    pub ok: bool,
+    /// Detail fields (latency, versions, error kind; never secrets).
+    pub detail: Map<String, Value>,
+}
+
+/// All checks.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Every check, in a fixed order.
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    /// True when every check passed.
+    pub fn ok(&self) -> bool {
+        self.checks.iter().all(|c| c.ok)
+    }
+
+    /// Names of the failing checks.
+    pub fn failing(&self) -> Vec<&'static str> {
+        self.checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name)
+            .collect()
+    }
+
+    /// The response body.
+    pub fn to_json(&self) -> Value {
+        let mut checks = Map::new();
+        for c in &self.checks {
+            let mut d = c.detail.clone();
+            d.insert("ok".into(), Value::Bool(c.ok));
+            checks.insert(c.name.into(), Value::Object(d));
+        }
+        json!({
+            "status": if self.ok() { "ok" } else { "degraded" },
+            "checks": checks,
+            "version": std::env::var("VERCEL_GIT_COMMIT_SHA").ok().map(|s| s.chars().take(12).collect::<String>()),
+        })
+    }
+}
+
+/// Runs every check concurrently.
+pub async fn run(app: &App) -> Report {
+    let (pg, redis) = tokio::join!(postgres(app), redis(app));
+    Report {
+        checks: vec![config(app), pg, redis],
+    }
+}
+
+fn config(app: &App) -> Check {
+    let mut detail = Map::new();
+    detail.insert("deploy_env".into(), app.config.deploy_env.as_str().into());
+    let integrations: Map<String, Value> = app
+        .config
+        .integrations()
+        .into_iter()
+        .map(|(name, on)| {
+            let state = if on { "configured" } else { "not_configured" };
+            (name.to_string(), Value::from(state))
+        })
+        .collect();
+    detail.insert("integrations".into(), Value::Object(integrations));
+    Check {
+        name: "config",
+        ok: true,
+        detail,
+    }
+}
+
+async fn timed<T, E: std::fmt::Display>(
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> (Result<T, String>, u64) {
+    let start = Instant::now();
+    let r = match tokio::time::timeout(Duration::from_millis(CHECK_TIMEOUT_MS), fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("timed out".to_string()),
+    };
+    (r, start.elapsed().as_millis() as u64)
+}
+
+async fn postgres(app: &App) -> Check {
+    let (r, ms) = timed(async {
+        let client = app.db.get().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        client.query_one("SELECT 1", &[]).await?;
+        migrate::current_version(&client).await
+    })
+    .await;
+    let mut detail = Map::new();
+    detail.insert("latency_ms".into(), ms.into());
+    let ok = match r {
+        Ok(version) => {
+            let current = version.as_deref() == Some(migrate::latest_version());
+            detail.insert("schema".into(), version.into());
+            detail.insert("schema_current".into(), current.into());
+            current
+        }
+        Err(e) => {
+            detail.insert("error".into(), classify(&e).into());
+            false
+        }
+    };
+    Check {
+        name: "postgres",
+        ok,
+        detail,
+    }
+}
+
+async fn redis(app: &App) -> Check {
+    let (r, ms) = timed(app.kv.ping()).await;
+    let mut detail = Map::new();
+    detail.insert("latency_ms".into(), ms.into());
+    if let Err(e) = &r {
+        detail.insert("error".into(), classify(e).into());
+    }
+    Check {
+        name: "redis",
+        ok: r.is_ok(),
+        detail,
+    }
+}
+
+/// A short, secret-free description of a failure (driver messages can echo
+/// host names or users, so only the kind is reported).
+fn classify(error: &str) -> &'static str {
+    let e = error.to_lowercase();
+    if e.contains("timed out") || e.contains("timeout") {
+        "timeout"
+    } else if e.contains("refused") || e.contains("unreachable") || e.contains("connect") {
+        "unreachable"
+    } else if e.contains("password") || e.contains("auth") {
+        "auth_failed"
+    } else {
+        "error"
+    }
+}

@@ -1,0 +1,87 @@
+//! The one module that touches `vercel_runtime`: it runs a function's axum
+//! router under `vercel_runtime::run` and hands each request's `AppState` to
+//! handlers as a [`Background`] (its `wait_until`). vercel_runtime's own
+//! `axum::VercelLayer` drops `AppState`, hence this small service.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::Router;
+use http_body_util::{BodyExt, Limited};
+use tower::ServiceExt;
+use vercel_runtime::{AppState, Error, Request, Response, ResponseBody};
+
+use super::Background;
+use crate::functions::Function;
+use crate::state::App;
+
+/// Largest request body read from the runtime (Vercel itself caps at 4.5 MB;
+/// each route sets its own, smaller limit).
+pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+
+/// Cold start for one function: logging, configuration (failing with every
+/// problem at once), state, then serve `function`'s router until shutdown.
+pub async fn serve(function: &Function) -> Result<(), Error> {
+    crate::telemetry::init();
+    let app = match App::from_env(function.needs).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(function = function.name, error = %format!("{e:#}"), "cannot start");
+            return Err(e.into());
+        }
+    };
+    let router = super::finish((function.router)(app));
+    vercel_runtime::run(Adapter { router }).await
+}
+
+/// The tower service `vercel_runtime::run` drives.
+#[derive(Clone)]
+struct Adapter {
+    router: Router,
+}
+
+impl tower::Service<(AppState, Request)> for Adapter {
+    type Response = Response<ResponseBody>;
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, (state, req): (AppState, Request)) -> Self::Future {
+        let router = self.router.clone();
+        Box::pin(async move {
+            let (mut parts, body) = req.into_parts();
+            let bytes = match Limited::new(body, MAX_BODY_BYTES).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(_) => return Ok(too_large()),
+            };
+            parts
+                .extensions
+                .insert(Background::new(move |f| state.wait_until(f)));
+            let req = http::Request::from_parts(parts, Body::from(bytes));
+            let res = match router.oneshot(req).await {
+                Ok(res) => res,
+                Err(never) => match never {},
+            };
+            let (parts, body) = res.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX).await?;
+            Ok(Response::from_parts(parts, ResponseBody::from(bytes)))
+        })
+    }
+}
+
+fn too_large() -> Response<ResponseBody> {
+    let mut res = Response::new(ResponseBody::from(
+        r#"{"error":{"code":"payload_too_large","message":"payload too large","request_id":""}}"#,
+    ));
+    *res.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    res
+}

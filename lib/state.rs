@@ -1,0 +1,73 @@
+//! `App`: what every handler shares, built once per instance (cold start):
+//! configuration, the Postgres pool, Redis, one HTTP client, the clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{Config, Need};
+use crate::db::{self, Db};
+use crate::kv::Kv;
+
+/// Outbound HTTP: connect timeout for every third-party call.
+pub const OUTBOUND_CONNECT_TIMEOUT_MS: u64 = 3_000;
+/// Outbound HTTP: default total timeout (features may set shorter ones).
+pub const OUTBOUND_TIMEOUT_MS: u64 = 10_000;
+
+/// The shared application state (cheap to clone).
+#[derive(Clone)]
+pub struct App {
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Postgres pool.
+    pub db: Db,
+    /// Redis.
+    pub kv: Arc<Kv>,
+    /// Outbound HTTP client (third-party APIs), shared for connection reuse.
+    pub http: reqwest::Client,
+    /// The clock.
+    pub clock: SharedClock,
+}
+
+impl App {
+    /// Builds the state from a loaded configuration. Connects nothing yet.
+    pub fn new(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
+        let db = db::connect(&config).context("Failed to set up the Postgres pool")?;
+        let kv = Kv::new(config.redis_url.expose(), &config.redis_prefix)
+            .context("Failed to set up Redis")?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(OUTBOUND_CONNECT_TIMEOUT_MS))
+            .timeout(Duration::from_millis(OUTBOUND_TIMEOUT_MS))
+            .user_agent(concat!("opsbridge/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("Failed to build the HTTP client")?;
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            kv: Arc::new(kv),
+            http,
+            clock,
+        })
+    }
+
+    /// Cold start: loads the environment (failing with every problem at once),
+    /// builds the state and, unless `MIGRATE_ON_START=false`, migrates. A failed
+    /// migration is logged and health reports it; the instance still starts so
+    /// `/api/health` can say what is wrong.
+    pub async fn from_env(needs: &[Need]) -> anyhow::Result<Self> {
+        let config = Config::from_env(needs)?;
+        let app = Self::new(config, Arc::new(SystemClock))?;
+        if app.config.migrate_on_start {
+            match db::migrate::run(&app.db).await {
+                Ok(applied) if !applied.is_empty() => {
+                    tracing::info!(applied = ?applied, "migrations applied")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "migrations failed at start"),
+            }
+        }
+        Ok(app)
+    }
+}
