@@ -108,6 +108,12 @@ fn generic(status: StatusCode) -> ApiError {
     ApiError::new(status, code, message)
 }
 
+fn is_json(res: &Response) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
+}
+
 /// Middleware: gives every error response the JSON envelope with the request
 /// id (set earlier by the request-id layer).
 pub async fn envelope(req: Request, next: Next) -> Response {
@@ -121,7 +127,10 @@ pub async fn envelope(req: Request, next: Next) -> Response {
     let status = res.status();
     let error = match res.extensions_mut().remove::<Enveloped>() {
         Some(Enveloped(e)) => e,
-        None if status.is_client_error() || status.is_server_error() => generic(status),
+        // An error a handler answered with its own JSON (health's 503) stays.
+        None if (status.is_client_error() || status.is_server_error()) && !is_json(&res) => {
+            generic(status)
+        }
         None => return res,
     };
     if status.is_server_error() && error.status.is_server_error() {

@@ -1,0 +1,170 @@
+#![allow(dead_code)] // helpers serve every test module; not all use all of them
+//! Test helpers: `spawn_app` builds the application on a fresh schema and
+//! key prefix and returns a handle that drives the router in-process.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::Router;
+use chrono::{TimeZone, Utc};
+use http::{HeaderMap, Method, Request, StatusCode};
+use opsbridge::clock::ManualClock;
+use opsbridge::{App, Config, Need};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// Test secrets: obviously fake.
+pub const CRON_SECRET: &str = "test-cron-secret";
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+pub const APP_API_TOKEN: &str = "test-app-token";
+pub const STRIPE_SECRET: &str = "whsec_test_secret_for_opsbridge_tests";
+
+/// The shared test database URL (no schema).
+pub fn base_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .expect("TEST_DATABASE_URL is not set: run the suite with scripts/test")
+}
+
+/// The shared test Redis URL.
+pub fn base_redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").expect("TEST_REDIS_URL is not set: run the suite with scripts/test")
+}
+
+/// A URL for `schema` on the test database (search_path set per connection).
+pub fn schema_url(schema: &str) -> String {
+    let base = base_database_url();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
+
+/// Creates a fresh, empty schema and returns its name.
+pub async fn fresh_schema() -> String {
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let (client, conn) = tokio_postgres::connect(&base_database_url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .expect("create schema");
+    schema
+}
+
+/// The variables every test app starts from.
+pub fn base_vars(schema: &str) -> HashMap<String, String> {
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    [
+        ("DATABASE_URL", schema_url(schema)),
+        ("REDIS_URL", base_redis_url()),
+        ("REDIS_KEY_PREFIX", prefix),
+        ("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET.to_string()),
+        ("CRON_SECRET", CRON_SECRET.to_string()),
+        ("ADMIN_TOKEN", ADMIN_TOKEN.to_string()),
+        ("APP_API_TOKEN", APP_API_TOKEN.to_string()),
+        ("DB_POOL_SIZE", "4".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// A running application under test.
+pub struct TestApp {
+    pub app: App,
+    pub router: Router,
+    pub clock: ManualClock,
+    pub schema: String,
+}
+
+/// An answer from the router.
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl TestResponse {
+    /// The body as JSON (panics with the body when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// Builds the app on a fresh schema, migrated, with the default test variables.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Same, after `edit` changes the variables.
+pub async fn spawn_app_with(edit: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+    opsbridge::telemetry::init();
+    let schema = fresh_schema().await;
+    let mut vars = base_vars(&schema);
+    edit(&mut vars);
+    let config = Config::from_lookup(|k| vars.get(k).cloned(), Need::ALL).expect("test config");
+    let clock = ManualClock::at(Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap());
+    let app = App::new(config, Arc::new(clock.clone())).expect("app");
+    if vars.get("MIGRATE_ON_START").map(String::as_str) != Some("false") {
+        opsbridge::db::migrate::run(&app.db).await.expect("migrate");
+    }
+    let router = opsbridge::http::finish(opsbridge::functions::all_routes(app.clone()));
+    TestApp {
+        app,
+        router,
+        clock,
+        schema,
+    }
+}
+
+impl TestApp {
+    /// Sends one request through the full router stack.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> TestResponse {
+        let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = self
+            .router
+            .clone()
+            .oneshot(req.body(body.into()).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `GET path` with no headers.
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.request(Method::GET, path, &[], Body::empty()).await
+    }
+
+    /// A Postgres client on this test's schema.
+    pub async fn db(&self) -> deadpool_postgres::Object {
+        self.app.db.get().await.expect("db connection")
+    }
+
+    /// Counts rows of `table` in this test's schema.
+    pub async fn count(&self, table: &str) -> i64 {
+        self.db()
+            .await
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .expect("count")
+            .get(0)
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests against real Postgres and Redis (started by
+//! `scripts/test`, which exports `TEST_DATABASE_URL` and `TEST_REDIS_URL`).
+//! Each test gets its own Postgres schema and Redis key prefix, so tests run
+//! in parallel without seeing each other.
+
+mod foundation;
+mod health;
+mod helpers;
