@@ -27,8 +27,24 @@ pub const HEALTH: Function = Function {
     router: crate::health::router,
 };
 
+/// `POST /api/webhooks/stripe`.
+pub const STRIPE_WEBHOOK: Function = Function {
+    name: "webhooks-stripe",
+    file: "api/webhooks/stripe.rs",
+    needs: &[Need::StripeWebhook],
+    router: crate::stripe::router,
+};
+
+/// `GET /api/cron/crm-sync` (the outbox sweep).
+pub const CRM_SYNC: Function = Function {
+    name: "cron-crm-sync",
+    file: "api/cron/crm-sync.rs",
+    needs: &[Need::Cron],
+    router: crate::crm::router,
+};
+
 /// Every function, in the order the local server mounts them.
-pub const ALL: &[&Function] = &[&HEALTH];
+pub const ALL: &[&Function] = &[&HEALTH, &STRIPE_WEBHOOK, &CRM_SYNC];
 
 /// The merge of every function's router: what `scripts/dev` serves, so local
 /// paths are exactly the Vercel paths.

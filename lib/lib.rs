@@ -10,17 +10,28 @@
 //! - Features, one module each with `router(app)`: [`health`].
 //! - [`dev`]: the local server's crons (`scripts/dev`).
 //! - [`telemetry`]: JSON logs, email masking; [`clock`]: injectable time.
+//! - [`signature`]: webhook signatures (Stripe in, Standard Webhooks in and out).
 
+pub mod alerts;
+pub mod app;
 pub mod clock;
 pub mod config;
+pub mod crm;
+pub mod cronlog;
 pub mod db;
 pub mod dev;
+pub mod email;
+pub mod flags;
 pub mod functions;
 pub mod health;
 pub mod http;
+pub mod jobs;
 pub mod kv;
+pub mod members;
 pub mod secret;
+pub mod signature;
 pub mod state;
+pub mod stripe;
 pub mod telemetry;
 
 pub use config::{Config, Need};

@@ -8,7 +8,8 @@ use tracing_subscriber::{fmt, EnvFilter};
 /// Installs the JSON subscriber once; later calls are no-ops (tests call it
 /// from many places). `RUST_LOG` filters, default `info`.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,tokio_postgres=warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,tokio_postgres=warn"));
     let _ = fmt()
         .json()
         .flatten_event(true)

@@ -273,9 +273,16 @@ type Integrations = (Option<HubSpot>, Option<OpenAi>, Option<Resend>);
 fn read_integrations(r: &mut Reader<'_>) -> Integrations {
     let hub_token = r.secret("HUBSPOT_ACCESS_TOKEN", false);
     let hub_base = r.url("HUBSPOT_BASE_URL", Some("https://api.hubapi.com"));
-    let hubspot = hub_token
-        .zip(hub_base)
-        .map(|(token, base_url)| HubSpot { token, base_url });
+    let timeout_ms = r.number("HUBSPOT_TIMEOUT_MS", 10_000u64).clamp(100, 30_000);
+    let requests_per_10s = r
+        .number("HUBSPOT_REQUESTS_PER_10S", 190i64)
+        .clamp(1, 10_000);
+    let hubspot = hub_token.zip(hub_base).map(|(token, base_url)| HubSpot {
+        token,
+        base_url,
+        timeout_ms,
+        requests_per_10s,
+    });
 
     let ai_key = r.secret("OPENAI_API_KEY", false);
     let ai_base = r.url("OPENAI_BASE_URL", Some("https://api.openai.com/v1"));

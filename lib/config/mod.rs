@@ -40,6 +40,10 @@ pub struct HubSpot {
     pub token: Secret,
     /// API base, `https://api.hubapi.com` unless overridden for tests.
     pub base_url: String,
+    /// Request timeout (`HUBSPOT_TIMEOUT_MS`, default 10 000).
+    pub timeout_ms: u64,
+    /// Our own limit per 10-second window (`HUBSPOT_REQUESTS_PER_10S`, default 190).
+    pub requests_per_10s: i64,
 }
 
 /// OpenAI settings.

@@ -10,10 +10,16 @@ use anyhow::Context;
 use deadpool_postgres::Pool;
 
 /// Every migration, in order: (version, SQL).
-pub const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_foundation",
-    include_str!("../../migrations/0001_foundation.sql"),
-)];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_foundation",
+        include_str!("../../migrations/0001_foundation.sql"),
+    ),
+    (
+        "0002_members_events_jobs",
+        include_str!("../../migrations/0002_members_events_jobs.sql"),
+    ),
+];
 
 /// Advisory lock key: "opsbridge" in ASCII, so it cannot clash by accident.
 const LOCK_KEY: i64 = 0x6f70_7362_7269_6467;

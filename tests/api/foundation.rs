@@ -28,7 +28,10 @@ fn api_files(dir: &Path, out: &mut Vec<String>) {
 #[test]
 fn every_api_file_is_a_listed_function_and_a_cargo_bin() {
     let mut files = Vec::new();
-    api_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("api"), &mut files);
+    api_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("api"),
+        &mut files,
+    );
     files.sort();
     let mut listed: Vec<String> = opsbridge::functions::ALL
         .iter()
@@ -36,7 +39,8 @@ fn every_api_file_is_a_listed_function_and_a_cargo_bin() {
         .collect();
     listed.sort();
     assert_eq!(files, listed, "api/ and functions::ALL disagree");
-    let cargo = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let cargo =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
     for f in opsbridge::functions::ALL {
         assert!(
             cargo.contains(&format!("path = \"{}\"", f.file)),
@@ -76,7 +80,9 @@ async fn an_unknown_path_gets_a_json_404_with_the_request_id() {
 #[tokio::test]
 async fn a_wrong_method_gets_405_with_a_stable_code() {
     let t = spawn_app().await;
-    let res = t.request(Method::POST, "/api/health", &[], Body::empty()).await;
+    let res = t
+        .request(Method::POST, "/api/health", &[], Body::empty())
+        .await;
     assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(res.json()["error"]["code"], "method_not_allowed");
 }
@@ -85,12 +91,22 @@ async fn a_wrong_method_gets_405_with_a_stable_code() {
 async fn a_plain_request_id_is_propagated_and_a_hostile_one_replaced() {
     let t = spawn_app().await;
     let res = t
-        .request(Method::GET, "/api/health", &[("x-request-id", "abc-123")], Body::empty())
+        .request(
+            Method::GET,
+            "/api/health",
+            &[("x-request-id", "abc-123")],
+            Body::empty(),
+        )
         .await;
     assert_eq!(res.headers["x-request-id"], "abc-123");
     let hostile = "x\",\"level\":\"ERROR";
     let res = t
-        .request(Method::GET, "/api/health", &[("x-request-id", hostile)], Body::empty())
+        .request(
+            Method::GET,
+            "/api/health",
+            &[("x-request-id", hostile)],
+            Body::empty(),
+        )
         .await;
     let rid = res.headers["x-request-id"].to_str().unwrap();
     assert_ne!(rid, hostile);
@@ -119,7 +135,11 @@ async fn migrations_run_twice_at_once_apply_once() {
     );
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     let total = opsbridge::db::migrate::MIGRATIONS.len();
-    assert_eq!(ra.len() + rb.len(), total, "each migration applied exactly once");
+    assert_eq!(
+        ra.len() + rb.len(),
+        total,
+        "each migration applied exactly once"
+    );
     let client = a.get().await.unwrap();
     let n: i64 = client
         .query_one("SELECT count(*) FROM schema_migrations", &[])
@@ -137,7 +157,9 @@ async fn the_merged_router_answers_over_real_http() {
     let addr = listener.local_addr().unwrap();
     let router = t.router.clone();
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
-    let res = reqwest::get(format!("http://{addr}/api/health")).await.unwrap();
+    let res = reqwest::get(format!("http://{addr}/api/health"))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.headers().contains_key("x-request-id"));
     server.abort();

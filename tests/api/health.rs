@@ -11,13 +11,21 @@ use crate::helpers::{spawn_app, spawn_app_with};
 async fn health_is_ok_when_postgres_and_redis_answer() {
     let t = spawn_app().await;
     let res = t.get("/api/health").await;
-    assert_eq!(res.status, StatusCode::OK, "{}", String::from_utf8_lossy(&res.body));
+    assert_eq!(
+        res.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&res.body)
+    );
     let body = res.json();
     assert_eq!(body["status"], "ok");
     assert_eq!(body["checks"]["postgres"]["ok"], true);
     assert_eq!(body["checks"]["postgres"]["schema_current"], true);
     assert_eq!(body["checks"]["redis"]["ok"], true);
-    assert_eq!(body["checks"]["config"]["integrations"]["hubspot"], "not_configured");
+    assert_eq!(
+        body["checks"]["config"]["integrations"]["hubspot"],
+        "not_configured"
+    );
     assert!(res.headers.contains_key("x-request-id"));
 }
 
@@ -29,7 +37,10 @@ async fn health_is_503_naming_redis_when_redis_is_down_and_answers_promptly() {
     .await;
     let started = Instant::now();
     let res = t.get("/api/health").await;
-    assert!(started.elapsed() < Duration::from_secs(5), "health hung on a dead Redis");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "health hung on a dead Redis"
+    );
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
     let body = res.json();
     assert_eq!(body["status"], "degraded");
@@ -49,14 +60,20 @@ async fn health_is_503_naming_postgres_when_postgres_is_unreachable() {
     .await;
     let started = Instant::now();
     let res = t.get("/api/health").await;
-    assert!(started.elapsed() < Duration::from_secs(5), "health hung on a dead Postgres");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "health hung on a dead Postgres"
+    );
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
     let body = res.json();
     assert_eq!(body["checks"]["postgres"]["ok"], false);
     assert_eq!(body["checks"]["postgres"]["error"], "unreachable");
     assert_eq!(body["checks"]["redis"]["ok"], true);
     let text = String::from_utf8_lossy(&res.body);
-    assert!(!text.contains("hunter2") && !text.contains("opsbridge:"), "secret leaked: {text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains("opsbridge:"),
+        "secret leaked: {text}"
+    );
 }
 
 #[tokio::test]

@@ -28,7 +28,8 @@ pub fn base_database_url() -> String {
 
 /// The shared test Redis URL.
 pub fn base_redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").expect("TEST_REDIS_URL is not set: run the suite with scripts/test")
+    std::env::var("TEST_REDIS_URL")
+        .expect("TEST_REDIS_URL is not set: run the suite with scripts/test")
 }
 
 /// A URL for `schema` on the test database (search_path set per connection).
@@ -140,7 +141,9 @@ impl TestApp {
             .unwrap();
         let status = res.status();
         let headers = res.headers().clone();
-        let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
         TestResponse {
             status,
             headers,
@@ -163,6 +166,82 @@ impl TestApp {
         self.db()
             .await
             .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .expect("count")
+            .get(0)
+    }
+}
+
+/// A Stripe signature header for `body` at `t`, with the test secret.
+pub fn sign_stripe(body: &[u8], t: i64) -> String {
+    opsbridge::signature::stripe::sign(body, &opsbridge::secret::Secret::new(STRIPE_SECRET), t)
+}
+
+impl TestApp {
+    /// POSTs a Stripe event, signed now (by the test clock).
+    pub async fn post_stripe(&self, event: &Value) -> TestResponse {
+        let body = serde_json::to_vec(event).unwrap();
+        let sig = sign_stripe(&body, self.clock_now().timestamp());
+        self.post_stripe_raw(body, Some(&sig)).await
+    }
+
+    /// POSTs raw bytes with an optional signature header.
+    pub async fn post_stripe_raw(&self, body: Vec<u8>, signature: Option<&str>) -> TestResponse {
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(s) = signature {
+            headers.push(("stripe-signature", s));
+        }
+        self.request(Method::POST, "/api/webhooks/stripe", &headers, body)
+            .await
+    }
+
+    /// The test clock's time.
+    pub fn clock_now(&self) -> chrono::DateTime<Utc> {
+        use opsbridge::clock::Clock;
+        self.clock.now()
+    }
+
+    /// Runs the outbox sweep until nothing is due (bounded).
+    pub async fn drain(&self) -> opsbridge::jobs::SweepSummary {
+        let mut total = opsbridge::jobs::SweepSummary::default();
+        for _ in 0..20 {
+            let s = opsbridge::jobs::sweep(&self.app, std::time::Duration::from_secs(30))
+                .await
+                .expect("sweep");
+            total.claimed += s.claimed;
+            total.succeeded += s.succeeded;
+            total.retried += s.retried;
+            total.dead += s.dead;
+            total.held += s.held;
+            if s.remaining_due == 0 {
+                break;
+            }
+        }
+        total
+    }
+
+    /// One member row as JSON (by email), for assertions.
+    pub async fn member_by_email(&self, email: &str) -> Option<Value> {
+        let row = self
+            .db()
+            .await
+            .query_opt(
+                "SELECT row_to_json(m)::jsonb FROM members m WHERE email_lower = lower($1) AND merged_into IS NULL",
+                &[&email],
+            )
+            .await
+            .unwrap();
+        row.map(|r| r.get(0))
+    }
+
+    /// Count of rows matching a WHERE clause.
+    pub async fn count_where(&self, table: &str, condition: &str) -> i64 {
+        self.db()
+            .await
+            .query_one(
+                &format!("SELECT count(*) FROM {table} WHERE {condition}"),
+                &[],
+            )
             .await
             .expect("count")
             .get(0)

@@ -3,6 +3,8 @@
 //! Each test gets its own Postgres schema and Redis key prefix, so tests run
 //! in parallel without seeing each other.
 
+mod fixtures;
 mod foundation;
 mod health;
 mod helpers;
+mod stripe_webhook;

@@ -1,0 +1,198 @@
+//! Linking an inbound fact to the right person: the app's `user_id` (a
+//! Checkout Session's `client_reference_id`), then the Stripe customer id,
+//! then the email compared case-insensitively. Never two members for one
+//! person: identities are locked (advisory locks, in a fixed order) before
+//! the lookup, so concurrent first contacts create one member; two members
+//! that turn out to be one person are merged into the older one.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tokio_postgres::GenericClient;
+
+use super::store::{self, Member, COLUMNS};
+
+/// What an inbound fact tells about who it concerns.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    /// The app's user id.
+    pub user_id: Option<String>,
+    /// Stripe customer id.
+    pub customer_id: Option<String>,
+    /// Email (any case).
+    pub email: Option<String>,
+    /// Name, if known (used only when creating).
+    pub name: Option<String>,
+}
+
+impl Identity {
+    fn lock_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = [
+            self.user_id.as_ref().map(|u| format!("user:{u}")),
+            self.customer_id.as_ref().map(|c| format!("cus:{c}")),
+            self.email
+                .as_ref()
+                .map(|e| format!("email:{}", e.to_lowercase())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        keys.sort();
+        keys
+    }
+}
+
+/// The member this identity belongs to, locked for update; created as a
+/// `lead` when none matches (`created` is true then). `None` only when the
+/// identity is empty.
+pub async fn resolve(
+    tx: &impl GenericClient,
+    id: &Identity,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<(Member, bool)>> {
+    let keys = id.lock_keys();
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    for key in &keys {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[key],
+        )
+        .await
+        .context("Failed to lock an identity")?;
+    }
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM members WHERE merged_into IS NULL
+                   AND (app_user_id = $1 OR stripe_customer_id = $2 OR email_lower = lower($3))
+                 ORDER BY created_at, id FOR UPDATE"
+            ),
+            &[&id.user_id, &id.customer_id, &id.email],
+        )
+        .await
+        .context("Failed to look up members")?;
+    let found: Vec<Member> = rows.iter().map(Member::from_row).collect();
+    // Link order: user id, then customer id, then email.
+    let primary = found
+        .iter()
+        .find(|m| id.user_id.is_some() && m.app_user_id == id.user_id)
+        .or_else(|| {
+            found
+                .iter()
+                .find(|m| id.customer_id.is_some() && m.stripe_customer_id == id.customer_id)
+        })
+        .or_else(|| found.first())
+        .cloned();
+    let Some(primary) = primary else {
+        let mut m = store::insert(tx, id.email.as_deref(), id.name.as_deref(), now).await?;
+        fill_identities(&mut m, id, &[]);
+        return Ok(Some((m, true)));
+    };
+    let mut survivor = primary;
+    let mut others = Vec::new();
+    let survivor_id = survivor.id;
+    for other in found.into_iter().filter(|m| m.id != survivor_id) {
+        if conflicts(&survivor, &other) {
+            tracing::warn!(member_id = %survivor.id, other_member_id = %other.id, "identity conflict: not merging");
+            others.push(other);
+            continue;
+        }
+        survivor = merge(tx, survivor, other, now).await?;
+    }
+    fill_identities(&mut survivor, id, &others);
+    Ok(Some((survivor, false)))
+}
+
+/// Records identities the member lacks, unless another (conflicting) member
+/// holds them: an identity never moves between people.
+fn fill_identities(m: &mut Member, id: &Identity, others: &[Member]) {
+    let held = |f: &dyn Fn(&Member) -> Option<String>, v: &Option<String>| {
+        others.iter().any(|o| f(o).is_some() && f(o) == *v)
+    };
+    if m.app_user_id.is_none() && !held(&|o| o.app_user_id.clone(), &id.user_id) {
+        m.app_user_id = id.user_id.clone();
+    }
+    if m.stripe_customer_id.is_none() && !held(&|o| o.stripe_customer_id.clone(), &id.customer_id) {
+        m.stripe_customer_id = id.customer_id.clone();
+    }
+    let lower = |e: &Option<String>| e.as_ref().map(|e| e.to_lowercase());
+    if m.email.is_none() && !held(&|o| lower(&o.email), &lower(&id.email)) {
+        m.email = id.email.clone();
+    }
+    if m.name.is_none() {
+        m.name = id.name.clone();
+    }
+}
+
+/// Two members conflict when they hold different values of the same
+/// identity: they are different people, whatever else matches.
+fn conflicts(a: &Member, b: &Member) -> bool {
+    let differ =
+        |x: &Option<String>, y: &Option<String>| matches!((x, y), (Some(x), Some(y)) if x != y);
+    differ(&a.app_user_id, &b.app_user_id) || differ(&a.stripe_customer_id, &b.stripe_customer_id)
+}
+
+/// Merges two members into the older one (deterministic whatever the order
+/// of events): identities are combined, the better-informed billing state
+/// wins, history moves over, and the merge goes on the timeline.
+async fn merge(
+    tx: &impl GenericClient,
+    a: Member,
+    b: Member,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Member> {
+    let (mut keep, gone) = if (a.created_at, a.id) <= (b.created_at, b.id) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    tx.execute(
+        "UPDATE members SET merged_into = $1, updated_at = $2 WHERE id = $3",
+        &[&keep.id, &now, &gone.id],
+    )
+    .await
+    .context("Failed to retire a merged member")?;
+    keep.email = keep.email.or(gone.email.clone());
+    keep.name = keep.name.or(gone.name.clone());
+    keep.app_user_id = keep.app_user_id.or(gone.app_user_id.clone());
+    keep.stripe_customer_id = keep.stripe_customer_id.or(gone.stripe_customer_id.clone());
+    keep.crm_contact_id = keep.crm_contact_id.or(gone.crm_contact_id.clone());
+    keep.support_user_id = keep.support_user_id.or(gone.support_user_id.clone());
+    keep.needs_support |= gone.needs_support;
+    keep.sequence = keep.sequence.max(gone.sequence);
+    let gone_newer = match (&gone.last_event_created, &keep.last_event_created) {
+        (Some(g), Some(k)) => (g, &gone.last_event_id) > (k, &keep.last_event_id),
+        (Some(_), None) => true,
+        _ => false,
+    };
+    if gone_newer || (keep.state == super::MemberState::Lead && keep.last_event_created.is_none()) {
+        keep.state = gone.state;
+        keep.plan = gone.plan.clone().or(keep.plan);
+        keep.past_due_since = gone.past_due_since;
+        keep.current_period_end = gone.current_period_end;
+        keep.last_event_created = gone.last_event_created;
+        keep.last_event_id = gone.last_event_id.clone();
+    }
+    for table in ["events", "timeline"] {
+        tx.execute(
+            &format!("UPDATE {table} SET member_id = $1 WHERE member_id = $2"),
+            &[&keep.id, &gone.id],
+        )
+        .await
+        .with_context(|| format!("Failed to move {table} to the merged member"))?;
+    }
+    store::update(tx, &keep, now).await?;
+    store::timeline(
+        tx,
+        keep.id,
+        "merge",
+        "merged a duplicate member into this one",
+        json!({ "merged_member_id": gone.id }),
+        now,
+    )
+    .await?;
+    tracing::info!(member_id = %keep.id, merged_member_id = %gone.id, "members merged");
+    Ok(keep)
+}

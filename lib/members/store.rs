@@ -1,0 +1,216 @@
+//! The members table: one row per person, read and written inside the
+//! caller's transaction.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio_postgres::{GenericClient, Row};
+use uuid::Uuid;
+
+use super::state::{access, Access, MemberState};
+
+/// A member row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    /// Internal id.
+    pub id: Uuid,
+    /// Email as last given.
+    pub email: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Billing state.
+    pub state: MemberState,
+    /// Plan (Stripe price lookup key, nickname or id).
+    pub plan: Option<String>,
+    /// A person must look (dispute, open ticket).
+    pub needs_support: bool,
+    /// Stripe customer id.
+    pub stripe_customer_id: Option<String>,
+    /// HubSpot contact id.
+    pub crm_contact_id: Option<String>,
+    /// Helpdesk user id.
+    pub support_user_id: Option<String>,
+    /// The founder's app's user id.
+    pub app_user_id: Option<String>,
+    /// Newest applied Stripe event's `created`.
+    pub last_event_created: Option<DateTime<Utc>>,
+    /// Newest applied Stripe event's id (tie-break).
+    pub last_event_id: Option<String>,
+    /// First failed payment of the current past_due spell.
+    pub past_due_since: Option<DateTime<Utc>>,
+    /// Current billing period (or trial) end.
+    pub current_period_end: Option<DateTime<Utc>>,
+    /// Exported change counter.
+    pub sequence: i64,
+    /// Access level last exported.
+    pub access: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Updated.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Columns selected for [`Member::from_row`].
+pub const COLUMNS: &str = "id, email, name, state, plan, needs_support, stripe_customer_id, crm_contact_id, \
+     support_user_id, app_user_id, last_event_created, last_event_id, past_due_since, current_period_end, \
+     sequence, access, created_at, updated_at";
+
+impl Member {
+    /// Reads a row selected with [`COLUMNS`].
+    pub fn from_row(row: &Row) -> Self {
+        Self {
+            id: row.get("id"),
+            email: row.get("email"),
+            name: row.get("name"),
+            state: MemberState::parse(row.get("state")).unwrap_or(MemberState::Lead),
+            plan: row.get("plan"),
+            needs_support: row.get("needs_support"),
+            stripe_customer_id: row.get("stripe_customer_id"),
+            crm_contact_id: row.get("crm_contact_id"),
+            support_user_id: row.get("support_user_id"),
+            app_user_id: row.get("app_user_id"),
+            last_event_created: row.get("last_event_created"),
+            last_event_id: row.get("last_event_id"),
+            past_due_since: row.get("past_due_since"),
+            current_period_end: row.get("current_period_end"),
+            sequence: row.get("sequence"),
+            access: row.get("access"),
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+        }
+    }
+
+    /// The member's access now.
+    pub fn access_at(&self, grace_days: i64, now: DateTime<Utc>) -> Access {
+        access(
+            self.state,
+            self.past_due_since,
+            self.current_period_end,
+            grace_days,
+            now,
+        )
+    }
+
+    /// Whether an event at (`created`, `id`) is newer than the last applied
+    /// one: Stripe `created`, then event id as a deterministic tie-break.
+    pub fn is_newer(&self, created: DateTime<Utc>, id: &str) -> bool {
+        match (&self.last_event_created, &self.last_event_id) {
+            (None, _) => true,
+            (Some(c), last_id) => (created, id) > (*c, last_id.as_deref().unwrap_or("")),
+        }
+    }
+}
+
+/// Loads a live member by id, locking the row.
+pub async fn lock(client: &impl GenericClient, id: Uuid) -> anyhow::Result<Option<Member>> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT {COLUMNS} FROM members WHERE id = $1 AND merged_into IS NULL FOR UPDATE"
+            ),
+            &[&id],
+        )
+        .await
+        .context("Failed to load a member")?;
+    Ok(row.as_ref().map(Member::from_row))
+}
+
+/// Finds a live member by one identity (no lock): `user_id`, `email`,
+/// `stripe_customer_id` or `id`.
+pub async fn find(
+    client: &impl GenericClient,
+    field: &str,
+    value: &str,
+) -> anyhow::Result<Option<Member>> {
+    let condition = match field {
+        "user_id" => "app_user_id = $1",
+        "email" => "email_lower = lower($1)",
+        "stripe_customer_id" => "stripe_customer_id = $1",
+        "id" => "id::text = $1",
+        _ => anyhow::bail!("unknown member field {field}"),
+    };
+    let row = client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM members WHERE {condition} AND merged_into IS NULL"),
+            &[&value],
+        )
+        .await
+        .context("Failed to find a member")?;
+    Ok(row.as_ref().map(Member::from_row))
+}
+
+/// Inserts a new `lead`.
+pub async fn insert(
+    client: &impl GenericClient,
+    email: Option<&str>,
+    name: Option<&str>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Member> {
+    let row = client
+        .query_one(
+            &format!(
+                "INSERT INTO members (email, name, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING {COLUMNS}"
+            ),
+            &[&email, &name, &now],
+        )
+        .await
+        .context("Failed to insert a member")?;
+    Ok(Member::from_row(&row))
+}
+
+/// Writes every mutable field of `m`.
+pub async fn update(
+    client: &impl GenericClient,
+    m: &Member,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    client
+        .execute(
+            r#"UPDATE members SET email = $2, name = $3, state = $4, plan = $5, needs_support = $6,
+                   stripe_customer_id = $7, crm_contact_id = $8, support_user_id = $9, app_user_id = $10,
+                   last_event_created = $11, last_event_id = $12, past_due_since = $13,
+                   current_period_end = $14, sequence = $15, access = $16, updated_at = $17
+               WHERE id = $1"#,
+            &[
+                &m.id,
+                &m.email,
+                &m.name,
+                &m.state.as_str(),
+                &m.plan,
+                &m.needs_support,
+                &m.stripe_customer_id,
+                &m.crm_contact_id,
+                &m.support_user_id,
+                &m.app_user_id,
+                &m.last_event_created,
+                &m.last_event_id,
+                &m.past_due_since,
+                &m.current_period_end,
+                &m.sequence,
+                &m.access,
+                &now,
+            ],
+        )
+        .await
+        .context("Failed to update a member")?;
+    Ok(())
+}
+
+/// Adds a line to the member's timeline.
+pub async fn timeline(
+    client: &impl GenericClient,
+    member_id: Uuid,
+    kind: &str,
+    summary: &str,
+    data: Value,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    client
+        .execute(
+            "INSERT INTO timeline (member_id, at, kind, summary, data) VALUES ($1, $2, $3, $4, $5)",
+            &[&member_id, &at, &kind, &summary, &data],
+        )
+        .await
+        .context("Failed to write the timeline")?;
+    Ok(())
+}

@@ -1,0 +1,210 @@
+//! What a Stripe event does to a member, inside the ingest transaction.
+//! State changes are applied only when the event is newer than the last one
+//! applied to that member (Stripe `created`, then event id), so duplicates
+//! and out-of-order deliveries never regress a member.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use tokio_postgres::Transaction;
+use uuid::Uuid;
+
+use super::billing;
+use super::event::{Fact, RawEvent, SubStatus};
+use crate::members::change::{Cause, Enqueued};
+use crate::members::{self, legal, Identity, Member, MemberState};
+
+/// The result of applying one event.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// The member it concerned, if any.
+    pub member_id: Option<Uuid>,
+    /// `applied`, `stale` (older than the member's state: stored only) or
+    /// `unhandled`.
+    pub outcome: &'static str,
+    /// Jobs enqueued.
+    pub jobs: Enqueued,
+}
+
+fn identity(fact: &Fact) -> Identity {
+    let mut id = Identity::default();
+    match fact {
+        Fact::Checkout {
+            customer,
+            user_id,
+            email,
+            name,
+            ..
+        } => {
+            (id.customer_id, id.user_id, id.email, id.name) = (
+                customer.clone(),
+                user_id.clone(),
+                email.clone(),
+                name.clone(),
+            )
+        }
+        Fact::Subscription { customer, .. } | Fact::TrialWillEnd { customer } => {
+            id.customer_id = Some(customer.clone())
+        }
+        Fact::Customer {
+            customer,
+            email,
+            name,
+        } => {
+            (id.customer_id, id.email, id.name) =
+                (Some(customer.clone()), email.clone(), name.clone())
+        }
+        Fact::InvoicePaid {
+            customer, email, ..
+        } => (id.customer_id, id.email) = (Some(customer.clone()), email.clone()),
+        Fact::InvoiceFailed {
+            customer,
+            email,
+            name,
+            ..
+        } => {
+            (id.customer_id, id.email, id.name) =
+                (Some(customer.clone()), email.clone(), name.clone())
+        }
+        Fact::Refund { customer, .. } => id.customer_id = customer.clone(),
+        Fact::Dispute {
+            customer, email, ..
+        } => (id.customer_id, id.email) = (customer.clone(), email.clone()),
+        Fact::Unhandled => {}
+    }
+    id
+}
+
+/// The state a fact asks for, if it asks for one.
+fn target_state(fact: &Fact, current: MemberState) -> Option<MemberState> {
+    use MemberState::*;
+    match fact {
+        Fact::Checkout { paid: true, .. } => Some(Active),
+        Fact::Checkout { trial: true, .. } => Some(Trial),
+        Fact::Subscription { status, .. } => match status {
+            SubStatus::Trialing => Some(Trial),
+            SubStatus::Active => Some(Active),
+            SubStatus::PastDue => Some(PastDue),
+            SubStatus::Ended => Some(Canceled),
+            SubStatus::Incomplete => None,
+        },
+        Fact::InvoicePaid { amount_paid, .. }
+            if *amount_paid > 0 && matches!(current, Lead | Trial | PastDue) =>
+        {
+            Some(Active)
+        }
+        Fact::InvoiceFailed { .. } if matches!(current, Trial | Active | PastDue) => Some(PastDue),
+        _ => None,
+    }
+}
+
+/// Applies `fact` (from `event`) in `tx`.
+pub async fn apply(
+    tx: &Transaction<'_>,
+    event: &RawEvent,
+    fact: &Fact,
+    grace_days: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Applied> {
+    if *fact == Fact::Unhandled {
+        return Ok(Applied {
+            outcome: "unhandled",
+            ..Default::default()
+        });
+    }
+    let created = event.created_at();
+    let Some((member, is_new)) = members::resolve(tx, &identity(fact), now).await? else {
+        // Nothing links it to a person (e.g. a refund with no customer): the
+        // human escalation still happens.
+        let jobs = billing::effects(tx, None, event, fact, now).await?;
+        return Ok(Applied {
+            member_id: None,
+            outcome: "applied",
+            jobs,
+        });
+    };
+    let before = (!is_new).then(|| member.clone());
+    let mut m = member;
+    let newer = m.is_newer(created, &event.id);
+    let mut changed_state = false;
+    if newer {
+        changed_state = transition(&mut m, fact, created);
+    }
+    if changed_state {
+        m.last_event_created = Some(created);
+        m.last_event_id = Some(event.id.clone());
+    }
+    if let Fact::Dispute { .. } = fact {
+        m.needs_support = true;
+    }
+    let cause = Cause {
+        event_type: event.event_type.clone(),
+        created,
+    };
+    let mut jobs =
+        members::save(tx, before.as_ref(), &mut m, grace_days, now, Some(&cause)).await?;
+    jobs.extend(billing::effects(tx, Some(&m), event, fact, now).await?);
+    let state_fact = matches!(
+        fact,
+        Fact::Checkout { .. }
+            | Fact::Subscription { .. }
+            | Fact::InvoicePaid { .. }
+            | Fact::InvoiceFailed { .. }
+    );
+    let outcome = if !newer && state_fact {
+        "stale"
+    } else {
+        "applied"
+    };
+    members::store::timeline(
+        tx,
+        m.id,
+        "stripe_event",
+        &format!("{} ({outcome})", event.event_type),
+        json!({ "event_id": event.id, "state_changed": changed_state }),
+        created,
+    )
+    .await?;
+    Ok(Applied {
+        member_id: Some(m.id),
+        outcome,
+        jobs,
+    })
+}
+
+/// Changes state and billing fields; true when the state or plan changed.
+fn transition(m: &mut Member, fact: &Fact, created: DateTime<Utc>) -> bool {
+    let before = (
+        m.state,
+        m.plan.clone(),
+        m.current_period_end,
+        m.past_due_since,
+    );
+    if let Fact::Subscription {
+        plan, period_end, ..
+    } = fact
+    {
+        if plan.is_some() {
+            m.plan = plan.clone();
+        }
+        m.current_period_end = *period_end;
+    }
+    if let Some(to) = target_state(fact, m.state) {
+        if legal(m.state, to) {
+            if to == MemberState::PastDue {
+                m.past_due_since = m.past_due_since.or(Some(created));
+            } else {
+                m.past_due_since = None;
+            }
+            m.state = to;
+        } else {
+            tracing::warn!(member_id = %m.id, from = m.state.as_str(), to = to.as_str(), "illegal transition ignored");
+        }
+    }
+    before
+        != (
+            m.state,
+            m.plan.clone(),
+            m.current_period_end,
+            m.past_due_since,
+        )
+}

@@ -1,0 +1,179 @@
+//! The one ingest path for Stripe events, shared by the webhook and the
+//! catch-up cron: Redis claim (fast path), then ONE Postgres transaction
+//! (event row + member + outbox jobs), then the claim becomes a completed
+//! marker. The `UNIQUE (source, event_id)` constraint is the durable
+//! backstop: with Redis down, Postgres alone keeps exactly-once.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::apply::{apply, Applied};
+use super::event::{fact, RawEvent};
+use crate::members::change::Enqueued;
+use crate::state::App;
+
+/// A claim lives this long while an event is processed (longer than the
+/// request timeout, so it cannot lapse mid-write; released on failure).
+pub const CLAIM_TTL_MS: u64 = 12_000;
+/// The completed marker outlives Stripe's 3-day retry window.
+pub const DONE_TTL_MS: u64 = 80 * 3600 * 1000;
+
+/// Where an event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Stripe's webhook delivery.
+    Webhook,
+    /// The catch-up cron (Events API).
+    Catchup,
+}
+
+impl Via {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Catchup => "catchup",
+        }
+    }
+}
+
+/// An ingested event.
+#[derive(Debug)]
+pub struct Ingested {
+    /// Already stored before this delivery.
+    pub duplicate: bool,
+    /// Member concerned, if any.
+    pub member_id: Option<Uuid>,
+    /// Jobs enqueued (to run right after the response).
+    pub jobs: Enqueued,
+}
+
+/// Why an event was not ingested.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The same event is being processed right now: retry later.
+    #[error("the same event is in flight")]
+    InFlight,
+    /// Postgres failed: nothing was written; retry later.
+    #[error("could not store the event: {0:#}")]
+    Store(anyhow::Error),
+}
+
+/// Ingests one verified event.
+pub async fn ingest(
+    app: &App,
+    event: &RawEvent,
+    payload: &Value,
+    via: Via,
+) -> Result<Ingested, IngestError> {
+    let key = format!("stripe:{}", event.id);
+    let token = format!("inflight:{}", Uuid::new_v4().simple());
+    let claimed = match app.kv.set_nx(&key, &token, CLAIM_TTL_MS).await {
+        Ok(true) => true,
+        Ok(false) => match app.kv.get(&key).await {
+            Ok(Some(v)) if v == "done" => {
+                return Ok(Ingested {
+                    duplicate: true,
+                    member_id: None,
+                    jobs: Vec::new(),
+                });
+            }
+            Ok(Some(_)) => return Err(IngestError::InFlight),
+            _ => false,
+        },
+        Err(e) => {
+            tracing::warn!(event_id = %event.id, error = %e, "redis unavailable: Postgres alone decides (degraded)");
+            false
+        }
+    };
+    match store(app, event, payload, via).await {
+        Ok(ingested) => {
+            if let Err(e) = app.kv.set(&key, "done", DONE_TTL_MS).await {
+                tracing::warn!(event_id = %event.id, error = %e, "could not mark the event done in redis");
+            }
+            Ok(ingested)
+        }
+        Err(e) => {
+            if claimed {
+                let _ = app.kv.del_if_eq(&key, &token).await;
+            }
+            Err(IngestError::Store(e))
+        }
+    }
+}
+
+async fn store(app: &App, event: &RawEvent, payload: &Value, via: Via) -> anyhow::Result<Ingested> {
+    let now = app.clock.now();
+    let parsed = fact(event);
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let inserted = tx
+        .query_opt(
+            r#"INSERT INTO events (source, event_id, type, created, livemode, account, api_version, payload, outcome, via, received_at)
+               VALUES ('stripe', $1, $2, $3, $4, $5, $6, $7, 'received', $8, $9)
+               ON CONFLICT (source, event_id) DO NOTHING
+               RETURNING id"#,
+            &[
+                &event.id,
+                &event.event_type,
+                &event.created_at(),
+                &event.livemode,
+                &event.account,
+                &event.api_version,
+                payload,
+                &via.as_str(),
+                &now,
+            ],
+        )
+        .await?;
+    let Some(row) = inserted else {
+        let member_id = tx
+            .query_opt(
+                "SELECT member_id FROM events WHERE source = 'stripe' AND event_id = $1",
+                &[&event.id],
+            )
+            .await?
+            .and_then(|r| r.get(0));
+        return Ok(Ingested {
+            duplicate: true,
+            member_id,
+            jobs: Vec::new(),
+        });
+    };
+    let row_id: i64 = row.get(0);
+    let applied = match &parsed {
+        Ok(f) => apply(&tx, event, f, app.config.past_due_grace_days, now).await?,
+        Err(e) => {
+            tracing::warn!(event_id = %event.id, event_type = %event.event_type, error = %e, "event stored but not applied");
+            Applied {
+                outcome: "invalid",
+                ..Default::default()
+            }
+        }
+    };
+    tx.execute(
+        "UPDATE events SET member_id = $2, outcome = $3 WHERE id = $1",
+        &[&row_id, &applied.member_id, &applied.outcome],
+    )
+    .await?;
+    if let (Via::Catchup, Some(member_id)) = (via, applied.member_id) {
+        crate::members::store::timeline(
+            &*tx,
+            member_id,
+            "recovered",
+            &format!(
+                "{} recovered by the Stripe catch-up (the webhook never delivered it)",
+                event.event_type
+            ),
+            serde_json::json!({ "event_id": event.id }),
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    tracing::info!(event_id = %event.id, event_type = %event.event_type, member_id = ?applied.member_id, outcome = applied.outcome, via = via.as_str(), "stripe event stored");
+    Ok(Ingested {
+        duplicate: false,
+        member_id: applied.member_id,
+        jobs: applied.jobs,
+    })
+}

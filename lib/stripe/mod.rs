@@ -1,0 +1,16 @@
+//! Stripe: the webhook (`POST /api/webhooks/stripe`) and the ingest path it
+//! shares with the catch-up cron.
+//!
+//! Flow: [`routes`] verifies the signature over the raw bytes, parses the
+//! envelope ([`event`]), then [`ingest`] claims and stores it, and [`apply`]
+//! turns it into a member change (which enqueues the CRM upsert and app
+//! webhook) plus [`billing`] side effects (dunning email, escalations).
+
+pub mod apply;
+pub mod billing;
+pub mod event;
+pub mod ingest;
+pub mod routes;
+
+pub use ingest::{ingest, IngestError, Ingested, Via};
+pub use routes::router;
