@@ -43,8 +43,16 @@ pub const CRM_SYNC: Function = Function {
     router: crate::crm::router,
 };
 
+/// `/api/admin/...` (API and console).
+pub const ADMIN: Function = Function {
+    name: "admin",
+    file: "api/admin.rs",
+    needs: &[Need::Admin],
+    router: crate::admin::router,
+};
+
 /// Every function, in the order the local server mounts them.
-pub const ALL: &[&Function] = &[&HEALTH, &STRIPE_WEBHOOK, &CRM_SYNC];
+pub const ALL: &[&Function] = &[&HEALTH, &STRIPE_WEBHOOK, &CRM_SYNC, &ADMIN];
 
 /// The merge of every function's router: what `scripts/dev` serves, so local
 /// paths are exactly the Vercel paths.

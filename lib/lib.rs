@@ -12,6 +12,7 @@
 //! - [`telemetry`]: JSON logs, email masking; [`clock`]: injectable time.
 //! - [`signature`]: webhook signatures (Stripe in, Standard Webhooks in and out).
 
+pub mod admin;
 pub mod alerts;
 pub mod app;
 pub mod clock;
