@@ -18,24 +18,16 @@ pub const UPDATED: &str = "member.updated";
 /// Jobs enqueued by a save, for `run_now`.
 pub type Enqueued = Vec<(JobKind, i64)>;
 
-fn exported(
-    m: &Member,
-) -> (
-    &Option<String>,
-    &Option<String>,
-    &str,
-    &Option<String>,
-    &String,
-    &Option<String>,
-) {
-    (
-        &m.email,
-        &m.name,
-        m.state.as_str(),
-        &m.plan,
-        &m.access,
-        &m.app_user_id,
-    )
+/// What the app and the CRM see of a member: a change here is exported.
+fn exported(m: &Member) -> [Option<&str>; 6] {
+    [
+        m.email.as_deref(),
+        m.name.as_deref(),
+        Some(m.state.as_str()),
+        m.plan.as_deref(),
+        Some(m.access.as_str()),
+        m.app_user_id.as_deref(),
+    ]
 }
 
 /// The inbound event behind a change (for the payment → access delay).

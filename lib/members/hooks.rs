@@ -68,7 +68,7 @@ async fn reconcile_crm(app: &App, client: &tokio_postgres::Client) -> anyhow::Re
         .query(
             r#"SELECT m.id, m.sequence FROM members m
                WHERE m.crm_synced_seq < m.sequence AND m.merged_into IS NULL
-                 AND m.updated_at < $1 - make_interval(secs => $2)
+                 AND m.updated_at < $1::timestamptz - make_interval(secs => $2::float8)
                  AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.kind = 'crm_upsert' AND j.member_id = m.id
                                    AND j.state IN ('pending', 'running', 'held', 'dead'))
                LIMIT $3"#,

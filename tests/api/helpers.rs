@@ -111,7 +111,12 @@ pub async fn spawn_app_with(edit: impl FnOnce(&mut HashMap<String, String>)) -> 
     if vars.get("MIGRATE_ON_START").map(String::as_str) != Some("false") {
         opsbridge::db::migrate::run(&app.db).await.expect("migrate");
     }
-    let router = opsbridge::http::finish(opsbridge::functions::all_routes(app.clone()));
+    let mut router = opsbridge::functions::all_routes(app.clone());
+    if vars.get("TEST_BACKGROUND").map(String::as_str) == Some("off") {
+        // Jobs then run only when the test drains the outbox: deterministic.
+        router = router.layer(axum::Extension(opsbridge::http::Background::new(|_| {})));
+    }
+    let router = opsbridge::http::finish(router);
     TestApp {
         app,
         router,

@@ -3,8 +3,11 @@
 //! Each test gets its own Postgres schema and Redis key prefix, so tests run
 //! in parallel without seeing each other.
 
+mod fake_hubspot;
 mod fixtures;
 mod foundation;
 mod health;
 mod helpers;
+mod outbox;
+mod stripe_ordering;
 mod stripe_webhook;
