@@ -51,8 +51,49 @@ pub const ADMIN: Function = Function {
     router: crate::admin::router,
 };
 
+/// `POST /api/support/intake` (public: rate limited, CORS allowlist).
+pub const SUPPORT_INTAKE: Function = Function {
+    name: "support-intake",
+    file: "api/support/intake.rs",
+    needs: &[],
+    router: crate::support::router,
+};
+
+/// `POST /api/members/events` (the app's signups and leads in).
+pub const MEMBERS_EVENTS: Function = Function {
+    name: "members-events",
+    file: "api/members/events.rs",
+    needs: &[Need::AppApi],
+    router: crate::app::events_router,
+};
+
+/// `GET /api/members/access` (the app's access answer).
+pub const MEMBERS_ACCESS: Function = Function {
+    name: "members-access",
+    file: "api/members/access.rs",
+    needs: &[Need::AppApi],
+    router: crate::app::access_router,
+};
+
+/// `GET /api/cron/stripe-catchup` (recovers events the webhook lost).
+pub const STRIPE_CATCHUP: Function = Function {
+    name: "cron-stripe-catchup",
+    file: "api/cron/stripe-catchup.rs",
+    needs: &[Need::Cron],
+    router: crate::catchup::router,
+};
+
 /// Every function, in the order the local server mounts them.
-pub const ALL: &[&Function] = &[&HEALTH, &STRIPE_WEBHOOK, &CRM_SYNC, &ADMIN];
+pub const ALL: &[&Function] = &[
+    &HEALTH,
+    &STRIPE_WEBHOOK,
+    &CRM_SYNC,
+    &ADMIN,
+    &SUPPORT_INTAKE,
+    &MEMBERS_EVENTS,
+    &MEMBERS_ACCESS,
+    &STRIPE_CATCHUP,
+];
 
 /// The merge of every function's router: what `scripts/dev` serves, so local
 /// paths are exactly the Vercel paths.

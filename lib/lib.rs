@@ -7,7 +7,7 @@
 //! - [`http`]: error envelope, auth, background work, the tower-http stack and
 //!   the ONE adapter to `vercel_runtime` ([`http::vercel`]).
 //! - [`functions`]: the list of functions; `api/*.rs` are thin mains over it.
-//! - Features, one module each with `router(app)`: [`health`].
+//! - Features, one module each with `router(app)`: [`health`], [`support`].
 //! - [`dev`]: the local server's crons (`scripts/dev`).
 //! - [`telemetry`]: JSON logs, email masking; [`clock`]: injectable time.
 //! - [`signature`]: webhook signatures (Stripe in, Standard Webhooks in and out).
@@ -15,6 +15,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod app;
+pub mod catchup;
 pub mod clock;
 pub mod config;
 pub mod crm;
@@ -33,6 +34,7 @@ pub mod secret;
 pub mod signature;
 pub mod state;
 pub mod stripe;
+pub mod support;
 pub mod telemetry;
 
 pub use config::{Config, Need};

@@ -172,14 +172,17 @@ async fn discard_one(
     State(app): State<App>,
     Extension(actor): Extension<Actor>,
     Path(id): Path<i64>,
-    body: Option<Json<DiscardBody>>,
+    body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let note: String = body
-        .map(|b| b.0.note)
-        .unwrap_or_default()
-        .chars()
-        .take(500)
-        .collect();
+    // The note is optional: an empty body is a discard without one.
+    let parsed: DiscardBody = if body.iter().all(u8::is_ascii_whitespace) {
+        DiscardBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", "body is not valid JSON")
+        })?
+    };
+    let note: String = parsed.note.chars().take(500).collect();
     let client = app.db.get().await.map_err(db_error)?;
     let now = app.clock.now();
     let n = client

@@ -15,7 +15,10 @@ use crate::state::App;
 pub fn router(app: App) -> Router {
     let api = Router::new()
         .route("/api/admin", get(index))
-        .merge(jobs::router(app.clone()));
+        .merge(jobs::router(app.clone()))
+        .merge(crate::support::admin_router(app.clone()))
+        .merge(crate::app::metrics::router(app.clone()))
+        .merge(crate::catchup::admin_router(app.clone()));
     api.route_layer(middleware::from_fn_with_state(app, auth::require_admin))
 }
 

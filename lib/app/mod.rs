@@ -1,6 +1,17 @@
-//! The founder's app: member webhooks out (Standard Webhooks signed, in
-//! `sequence` order per member).
+//! The founder's app, both directions:
+//! - in: `POST /api/members/events` (signups, profile changes, leads):
+//!   [`events`] parses, [`ingest`] deduplicates and stores;
+//! - out: `GET /api/members/access` ([`access`]) and the member webhooks
+//!   ([`webhook`], Standard Webhooks signed, in `sequence` order per member);
+//! - [`metrics`]: the business outcomes the admin API serves.
 
+pub mod access;
+pub mod events;
+pub mod ingest;
+pub mod metrics;
+pub mod routes;
 pub mod webhook;
 
+pub use metrics::router as metrics_router;
+pub use routes::{access_router, events_router};
 pub use webhook::deliver;

@@ -3,7 +3,8 @@
 use std::fmt;
 
 use super::{
-    redis_prefix, Config, DeployEnv, HubSpot, Need, OpenAi, Resend, SignedWebhook, StripeApi,
+    redis_prefix, BasicAuth, Config, DeployEnv, HubSpot, Need, OpenAi, Resend, SignedWebhook,
+    StripeApi,
 };
 use crate::secret::Secret;
 
@@ -114,10 +115,10 @@ impl Reader<'_> {
 
     fn whsec(&mut self, name: &str, value: Option<Secret>) -> Option<Secret> {
         let v = value?;
-        if v.expose().starts_with("whsec_") {
+        if crate::signature::standard::StandardSigner::new(&v).is_ok() {
             Some(v)
         } else {
-            self.problem(name, "must start with whsec_");
+            self.problem(name, "must be whsec_ followed by base64");
             None
         }
     }
@@ -182,6 +183,9 @@ pub(super) fn load(
         stripe_webhook_secrets,
         stripe_webhook_tolerance_secs: r.number("STRIPE_WEBHOOK_TOLERANCE_SECS", 300u64),
         stripe_api,
+        stripe_catchup_lookback_hours: r
+            .number("STRIPE_CATCHUP_LOOKBACK_HOURS", 72i64)
+            .clamp(1, 720),
         cron_secret,
         admin_token,
         app_api_token,
@@ -201,6 +205,17 @@ pub(super) fn load(
                     .collect()
             })
             .unwrap_or_default(),
+        support_inbound: read_basic_auth(
+            &mut r,
+            "SUPPORT_INBOUND_USER",
+            "SUPPORT_INBOUND_PASSWORD",
+        ),
+        support_rate_limit_per_ip: r
+            .number("SUPPORT_RATE_LIMIT_PER_IP", 10i64)
+            .clamp(1, 1_000_000),
+        support_rate_limit_per_email: r
+            .number("SUPPORT_RATE_LIMIT_PER_EMAIL", 5i64)
+            .clamp(1, 1_000_000),
     };
     if r.problems.is_empty() {
         Ok(config)
@@ -265,6 +280,17 @@ fn read_signed_webhook(
     Some(SignedWebhook {
         url: url?,
         secret: secret?,
+    })
+}
+
+/// A user and password that come as a pair: both or neither.
+fn read_basic_auth(r: &mut Reader<'_>, user_var: &str, password_var: &str) -> Option<BasicAuth> {
+    let user = r.get(user_var);
+    let password = r.secret(password_var, false);
+    r.pair(user_var, password_var, user.is_some(), password.is_some());
+    Some(BasicAuth {
+        user: user?,
+        password: password?,
     })
 }
 

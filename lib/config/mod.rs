@@ -77,6 +77,15 @@ pub struct SignedWebhook {
     pub secret: Secret,
 }
 
+/// HTTP basic-auth credentials an inbound webhook sender presents.
+#[derive(Debug, Clone)]
+pub struct BasicAuth {
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: Secret,
+}
+
 /// Stripe API access for the catch-up cron.
 #[derive(Debug, Clone)]
 pub struct StripeApi {
@@ -109,6 +118,9 @@ pub struct Config {
     pub stripe_webhook_tolerance_secs: u64,
     /// Stripe API access (catch-up), if configured.
     pub stripe_api: Option<StripeApi>,
+    /// How far the first Stripe catch-up looks back, in hours
+    /// (`STRIPE_CATCHUP_LOOKBACK_HOURS`, default 72; at most 720, Stripe's 30 days).
+    pub stripe_catchup_lookback_hours: i64,
     /// Bearer secret Vercel cron sends.
     pub cron_secret: Option<Secret>,
     /// Bearer token of the admin API and page.
@@ -131,6 +143,15 @@ pub struct Config {
     pub slack_webhook_url: Option<Secret>,
     /// Origins allowed to post the support form.
     pub support_allowed_origins: Vec<String>,
+    /// Basic auth of the inbound email webhook (`SUPPORT_INBOUND_USER`,
+    /// `SUPPORT_INBOUND_PASSWORD`); absent: that provider is refused.
+    pub support_inbound: Option<BasicAuth>,
+    /// Support intake posts per client IP per 10 minutes
+    /// (`SUPPORT_RATE_LIMIT_PER_IP`, default 10).
+    pub support_rate_limit_per_ip: i64,
+    /// Support intake posts per email per hour
+    /// (`SUPPORT_RATE_LIMIT_PER_EMAIL`, default 5).
+    pub support_rate_limit_per_email: i64,
 }
 
 impl Config {

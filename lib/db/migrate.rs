@@ -19,6 +19,14 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_members_events_jobs",
         include_str!("../../migrations/0002_members_events_jobs.sql"),
     ),
+    (
+        "0003_support",
+        include_str!("../../migrations/0003_support.sql"),
+    ),
+    (
+        "0004_stripe_catchup",
+        include_str!("../../migrations/0004_stripe_catchup.sql"),
+    ),
 ];
 
 /// Advisory lock key: "opsbridge" in ASCII, so it cannot clash by accident.

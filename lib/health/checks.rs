@@ -62,9 +62,13 @@ impl Report {
 
 /// Runs every check concurrently.
 pub async fn run(app: &App) -> Report {
-    let (pg, redis) = tokio::join!(postgres(app), redis(app));
+    let (pg, redis, catchup) = tokio::join!(
+        postgres(app),
+        redis(app),
+        crate::catchup::health_check(app)
+    );
     Report {
-        checks: vec![config(app), pg, redis],
+        checks: vec![config(app), pg, redis, catchup],
     }
 }
 
@@ -104,16 +108,21 @@ async fn postgres(app: &App) -> Check {
     let (r, ms) = timed(async {
         let client = app.db.get().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         client.query_one("SELECT 1", &[]).await?;
-        migrate::current_version(&client).await
+        let version = migrate::current_version(&client).await?;
+        let queue = if version.is_some() { queue(&client, app.clock.now()).await.ok() } else { None };
+        anyhow::Ok((version, queue))
     })
     .await;
     let mut detail = Map::new();
     detail.insert("latency_ms".into(), ms.into());
     let ok = match r {
-        Ok(version) => {
+        Ok((version, queue)) => {
             let current = version.as_deref() == Some(migrate::latest_version());
             detail.insert("schema".into(), version.into());
             detail.insert("schema_current".into(), current.into());
+            if let Some(q) = queue {
+                detail.insert("queue".into(), q);
+            }
             current
         }
         Err(e) => {
@@ -126,6 +135,29 @@ async fn postgres(app: &App) -> Check {
         ok,
         detail,
     }
+}
+
+/// Outbox figures: what is waiting, what is dead, how late the oldest due job is.
+async fn queue(client: &tokio_postgres::Client, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Value> {
+    let row = client
+        .query_one(
+            r#"SELECT count(*) FILTER (WHERE state = 'pending'),
+                      count(*) FILTER (WHERE state = 'pending' AND run_at <= $1),
+                      count(*) FILTER (WHERE state = 'held'),
+                      count(*) FILTER (WHERE state = 'dead'),
+                      EXTRACT(EPOCH FROM ($1 - min(run_at) FILTER (WHERE state = 'pending' AND run_at <= $1)))::float8
+               FROM jobs WHERE state IN ('pending', 'held', 'dead')"#,
+            &[&now],
+        )
+        .await?;
+    let oldest: Option<f64> = row.get(4);
+    Ok(json!({
+        "pending": row.get::<_, i64>(0),
+        "due": row.get::<_, i64>(1),
+        "held": row.get::<_, i64>(2),
+        "dead": row.get::<_, i64>(3),
+        "oldest_due_age_secs": oldest.map(|s| s.max(0.0).round() as i64),
+    }))
 }
 
 async fn redis(app: &App) -> Check {

@@ -24,6 +24,7 @@ pub async fn run(app: &App, kind: JobKind, jobs: &[Job]) -> Vec<Result<(), JobEr
                 JobKind::AppWebhook => crate::app::deliver(&app, &job).await,
                 JobKind::CustomerEmail => crate::email::send(&app, &job).await,
                 JobKind::SlackAlert => crate::alerts::send(&app, &job).await,
+                JobKind::HelpdeskTicket => crate::support::helpdesk::deliver(&app, &job).await,
                 JobKind::CrmUpsert => crate::crm::upsert_batch(&app, std::slice::from_ref(&job))
                     .await
                     .pop()

@@ -13,6 +13,8 @@ pub enum JobKind {
     CustomerEmail,
     /// Post an alert to Slack.
     SlackAlert,
+    /// POST a support ticket contact to the helpdesk (Standard Webhooks signed).
+    HelpdeskTicket,
 }
 
 /// How often and how patiently a kind is retried.
@@ -28,11 +30,12 @@ pub struct RetryPolicy {
 
 impl JobKind {
     /// Every kind, in sweep priority order (CRM first).
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 5] = [
         JobKind::CrmUpsert,
         JobKind::AppWebhook,
         JobKind::CustomerEmail,
         JobKind::SlackAlert,
+        JobKind::HelpdeskTicket,
     ];
 
     /// The stored name.
@@ -42,6 +45,7 @@ impl JobKind {
             Self::AppWebhook => "app_webhook",
             Self::CustomerEmail => "customer_email",
             Self::SlackAlert => "slack_alert",
+            Self::HelpdeskTicket => "helpdesk_ticket",
         }
     }
 
@@ -57,6 +61,7 @@ impl JobKind {
             Self::AppWebhook => "app_webhook",
             Self::CustomerEmail => "resend",
             Self::SlackAlert => "slack",
+            Self::HelpdeskTicket => "helpdesk",
         }
     }
 
@@ -67,6 +72,7 @@ impl JobKind {
             Self::AppWebhook => config.app_webhook.is_some(),
             Self::CustomerEmail => config.resend.is_some(),
             Self::SlackAlert => config.slack_webhook_url.is_some(),
+            Self::HelpdeskTicket => config.helpdesk.is_some(),
         }
     }
 
@@ -81,13 +87,15 @@ impl JobKind {
     /// The retry policy. With full jitter the expected wait per retry is half
     /// the ceiling; worst-case total windows: CRM 8 attempts over ≤ ~63 min
     /// (30 s, 1, 2, 4, 8, 16, 32 min ceilings); app webhooks 12 attempts
-    /// over ≤ ~6 h; emails 6 over ≤ ~1 h; Slack 5 over ≤ ~8 min.
+    /// over ≤ ~6 h; emails 6 over ≤ ~1 h; Slack 5 over ≤ ~8 min; helpdesk
+    /// tickets 10 over ≤ ~3 h (a ticket must reach a person the same day).
     pub fn policy(self) -> RetryPolicy {
         let (max_attempts, base_secs, cap_secs) = match self {
             Self::CrmUpsert => (8, 30, 3_600),
             Self::AppWebhook => (12, 30, 3_600),
             Self::CustomerEmail => (6, 60, 3_600),
             Self::SlackAlert => (5, 30, 300),
+            Self::HelpdeskTicket => (10, 30, 3_600),
         };
         RetryPolicy {
             max_attempts,

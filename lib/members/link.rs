@@ -42,6 +42,22 @@ impl Identity {
     }
 }
 
+/// Takes the transaction-scoped advisory locks of every identity in `id`,
+/// in a fixed order (the locks [`resolve`] takes; re-entrant, so a caller may
+/// lock first, look, then resolve). False when the identity is empty.
+pub async fn lock(tx: &impl GenericClient, id: &Identity) -> anyhow::Result<bool> {
+    let keys = id.lock_keys();
+    for key in &keys {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[key],
+        )
+        .await
+        .context("Failed to lock an identity")?;
+    }
+    Ok(!keys.is_empty())
+}
+
 /// The member this identity belongs to, locked for update; created as a
 /// `lead` when none matches (`created` is true then). `None` only when the
 /// identity is empty.
@@ -50,17 +66,8 @@ pub async fn resolve(
     id: &Identity,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<(Member, bool)>> {
-    let keys = id.lock_keys();
-    if keys.is_empty() {
+    if !lock(tx, id).await? {
         return Ok(None);
-    }
-    for key in &keys {
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            &[key],
-        )
-        .await
-        .context("Failed to lock an identity")?;
     }
     let rows = tx
         .query(

@@ -3,11 +3,16 @@
 //! Each test gets its own Postgres schema and Redis key prefix, so tests run
 //! in parallel without seeing each other.
 
+mod admin_jobs;
+mod app_members;
 mod fake_hubspot;
+mod fake_stripe;
 mod fixtures;
 mod foundation;
 mod health;
 mod helpers;
 mod outbox;
+mod stripe_catchup;
 mod stripe_ordering;
 mod stripe_webhook;
+mod support_intake;

@@ -1,0 +1,6 @@
+//! `GET /api/members/access`: see `opsbridge::app`.
+
+#[tokio::main]
+async fn main() -> Result<(), vercel_runtime::Error> {
+    opsbridge::http::vercel::serve(&opsbridge::functions::MEMBERS_ACCESS).await
+}

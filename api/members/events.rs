@@ -1,0 +1,6 @@
+//! `POST /api/members/events`: see `opsbridge::app`.
+
+#[tokio::main]
+async fn main() -> Result<(), vercel_runtime::Error> {
+    opsbridge::http::vercel::serve(&opsbridge::functions::MEMBERS_EVENTS).await
+}

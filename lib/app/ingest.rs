@@ -1,0 +1,284 @@
+//! Storing one app event, the same way Stripe events are stored: a Redis
+//! claim on `app_event:<id>` (fast path; a second delivery while the first
+//! is in flight is refused), then ONE Postgres transaction (the `events` row
+//! with source `app`, the member, its outbox jobs), then the claim becomes a
+//! `done` marker kept 30 days. `UNIQUE (source, event_id)` is the durable
+//! backstop: with Redis down, Postgres alone keeps exactly-once.
+
+use anyhow::Context;
+use serde_json::json;
+use tokio_postgres::Transaction;
+use uuid::Uuid;
+
+use super::events::AppEvent;
+use crate::members::change::Enqueued;
+use crate::members::store::{self, COLUMNS};
+use crate::members::{self, Identity, Member, MemberState};
+use crate::state::App;
+
+/// A claim lives this long while an event is processed (longer than the
+/// request timeout; released on failure).
+pub const CLAIM_TTL_MS: u64 = 12_000;
+/// The completed marker: the app's ids are deduplicated at least 30 days
+/// here (and for ever by the `events` row).
+pub const DONE_TTL_MS: u64 = 30 * 24 * 3600 * 1000;
+
+/// A stored (or already stored) event.
+#[derive(Debug)]
+pub struct Ingested {
+    /// The id was seen before.
+    pub duplicate: bool,
+    /// The member it concerns.
+    pub member_id: Uuid,
+    /// That member's state now.
+    pub state: MemberState,
+    /// Jobs enqueued (to run right after the response).
+    pub jobs: Enqueued,
+}
+
+/// Why an event was not stored. Nothing was written in any case.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The same id is being processed right now: retry later.
+    #[error("the same event is in flight")]
+    InFlight,
+    /// The email belongs to another member (another account): never moved.
+    #[error("the email belongs to another member")]
+    EmailTaken,
+    /// Postgres failed: retry later.
+    #[error("could not store the event: {0:#}")]
+    Store(anyhow::Error),
+}
+
+impl From<anyhow::Error> for IngestError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// Ingests one valid event.
+pub async fn ingest(app: &App, event: &AppEvent) -> Result<Ingested, IngestError> {
+    let key = format!("app_event:{}", event.id.as_str());
+    let token = format!("inflight:{}", Uuid::new_v4().simple());
+    let claimed = match app.kv.set_nx(&key, &token, CLAIM_TTL_MS).await {
+        Ok(true) => true,
+        Ok(false) => match app.kv.get(&key).await {
+            Ok(Some(v)) if v == "done" => match stored(app, event).await? {
+                Some(dup) => return Ok(dup),
+                None => false,
+            },
+            Ok(Some(_)) => return Err(IngestError::InFlight),
+            _ => false,
+        },
+        Err(e) => {
+            tracing::warn!(event_id = event.id.as_str(), error = %e, "redis unavailable: Postgres alone decides (degraded)");
+            false
+        }
+    };
+    let result = store(app, event).await;
+    match &result {
+        Ok(_) => {
+            if let Err(e) = app.kv.set(&key, "done", DONE_TTL_MS).await {
+                tracing::warn!(event_id = event.id.as_str(), error = %e, "could not mark the app event done in redis");
+            }
+        }
+        Err(_) if claimed => {
+            let _ = app.kv.del_if_eq(&key, &token).await;
+        }
+        Err(_) => {}
+    }
+    result
+}
+
+/// The answer for an id already stored, if it is.
+async fn stored(app: &App, event: &AppEvent) -> anyhow::Result<Option<Ingested>> {
+    let client = app.db.get().await.context("Failed to get a connection")?;
+    duplicate(&**client, event).await
+}
+
+async fn duplicate(
+    client: &impl tokio_postgres::GenericClient,
+    event: &AppEvent,
+) -> anyhow::Result<Option<Ingested>> {
+    let row = client
+        .query_opt(
+            r#"SELECT m.id, m.state FROM events e JOIN members m ON m.id = e.member_id
+               WHERE e.source = 'app' AND e.event_id = $1"#,
+            &[&event.id.as_str()],
+        )
+        .await
+        .context("Failed to look up a stored app event")?;
+    Ok(row.map(|r| Ingested {
+        duplicate: true,
+        member_id: r.get(0),
+        state: MemberState::parse(r.get(1)).unwrap_or(MemberState::Lead),
+        jobs: Vec::new(),
+    }))
+}
+
+async fn store(app: &App, event: &AppEvent) -> Result<Ingested, IngestError> {
+    let now = app.clock.now();
+    let mut client = app.db.get().await.context("Failed to get a connection")?;
+    let tx = client.transaction().await.context("Failed to begin")?;
+    let inserted = tx
+        .query_opt(
+            r#"INSERT INTO events (source, event_id, type, created, payload, outcome, via, received_at)
+               VALUES ('app', $1, $2, $3, $4, 'received', 'api', $5)
+               ON CONFLICT (source, event_id) DO NOTHING
+               RETURNING id"#,
+            &[
+                &event.id.as_str(),
+                &event.kind.as_str(),
+                &event.occurred_at.unwrap_or(now),
+                &event.to_json(),
+                &now,
+            ],
+        )
+        .await
+        .context("Failed to store the app event")?;
+    let Some(row) = inserted else {
+        return duplicate(&*tx, event)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("stored app event has no member").into());
+    };
+    let row_id: i64 = row.get(0);
+    let (before, mut member, outcome) = member_for(&tx, event, now).await?;
+    let jobs = members::save(
+        &*tx,
+        before.as_ref(),
+        &mut member,
+        app.config.past_due_grace_days,
+        now,
+        None,
+    )
+    .await?;
+    record(&tx, row_id, event, &member, outcome, now).await?;
+    tx.commit().await.context("Failed to commit an app event")?;
+    tracing::info!(event_id = event.id.as_str(), event_type = event.kind.as_str(), member_id = %member.id, outcome, "app event stored");
+    Ok(Ingested {
+        duplicate: false,
+        member_id: member.id,
+        state: member.state,
+        jobs,
+    })
+}
+
+/// Marks the event row applied and writes the timeline line.
+async fn record(
+    tx: &Transaction<'_>,
+    row_id: i64,
+    event: &AppEvent,
+    member: &Member,
+    outcome: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    tx.execute(
+        "UPDATE events SET member_id = $2, outcome = $3 WHERE id = $1",
+        &[&row_id, &member.id, &outcome],
+    )
+    .await
+    .context("Failed to record the app event's outcome")?;
+    store::timeline(
+        tx,
+        member.id,
+        "app_event",
+        &format!("{} ({outcome})", event.kind.as_str()),
+        json!({ "event_id": event.id.as_str(), "source": event.source }),
+        now,
+    )
+    .await
+}
+
+type Resolved = (Option<Member>, Member, &'static str);
+
+/// The member the event concerns, as it was (`None` when just created) and
+/// with the event applied, plus the outcome (`applied` or `stale`).
+async fn member_for(
+    tx: &Transaction<'_>,
+    event: &AppEvent,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Resolved, IngestError> {
+    let identity = Identity {
+        user_id: event.user_id.as_ref().map(|u| u.as_str().to_string()),
+        email: Some(event.email.as_str().to_string()),
+        name: event.name.clone(),
+        customer_id: None,
+    };
+    members::link::lock(tx, &identity).await?;
+    if let Some(user_id) = &identity.user_id {
+        if let Some(found) = known_user(tx, user_id, event).await? {
+            let before = found.clone();
+            let mut after = found;
+            let outcome = if newest_for(tx, &after, event).await? {
+                after.email = Some(event.email.as_str().to_string());
+                after.name = event.name.clone().or(after.name);
+                "applied"
+            } else {
+                "stale"
+            };
+            return Ok((Some(before), after, outcome));
+        }
+    }
+    let (member, created) = members::resolve(tx, &identity, now)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("an app event always has an email"))?;
+    if identity.user_id.is_some() && member.app_user_id != identity.user_id {
+        return Err(IngestError::EmailTaken);
+    }
+    // `resolve` fills missing identities in memory only: the stored row is
+    // the true "before", so linking a user id counts as a change.
+    let before = match created {
+        true => None,
+        false => store::lock(tx, member.id).await?,
+    };
+    Ok((before, member, "applied"))
+}
+
+/// The live member holding `user_id`, locked; `EmailTaken` when the event's
+/// email belongs to another live member that is, or may be, someone else.
+async fn known_user(
+    tx: &Transaction<'_>,
+    user_id: &str,
+    event: &AppEvent,
+) -> Result<Option<Member>, IngestError> {
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM members WHERE merged_into IS NULL
+                   AND (app_user_id = $1 OR email_lower = lower($2)) ORDER BY created_at, id FOR UPDATE"
+            ),
+            &[&user_id, &event.email.as_str()],
+        )
+        .await
+        .context("Failed to look up the user")?;
+    let found: Vec<Member> = rows.iter().map(Member::from_row).collect();
+    let by_user = found
+        .iter()
+        .find(|m| m.app_user_id.as_deref() == Some(user_id));
+    let holder = found
+        .iter()
+        .find(|m| m.app_user_id.as_deref() != Some(user_id));
+    match (by_user, holder) {
+        (Some(_), Some(_)) => Err(IngestError::EmailTaken),
+        (None, Some(h)) if h.app_user_id.is_some() => Err(IngestError::EmailTaken),
+        (by_user, _) => Ok(by_user.cloned()),
+    }
+}
+
+/// Whether `event` is not older than the newest app event already applied to
+/// `m` (so a late `user.updated` never overwrites a newer email).
+async fn newest_for(tx: &Transaction<'_>, m: &Member, event: &AppEvent) -> anyhow::Result<bool> {
+    let Some(at) = event.occurred_at else {
+        return Ok(true);
+    };
+    let newer_exists: bool = tx
+        .query_one(
+            r#"SELECT EXISTS (SELECT 1 FROM events WHERE source = 'app' AND member_id = $1
+                                AND outcome = 'applied' AND created > $2)"#,
+            &[&m.id, &at],
+        )
+        .await
+        .context("Failed to check app event order")?
+        .get(0);
+    Ok(!newer_exists)
+}

@@ -1,0 +1,184 @@
+//! Accepting one contact: ONE Postgres transaction that resolves the member
+//! (created as a `lead` once, under the email's advisory lock, which also
+//! serialises concurrent contacts from one address), applies the rules,
+//! opens a ticket or merges into the open one, flags the member, enqueues
+//! the outbox jobs and stores the Idempotency-Key record. Nothing leaves the
+//! system here: the jobs run after the response.
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use tokio_postgres::Transaction;
+use uuid::Uuid;
+
+use super::helpdesk::{self, Contact};
+use super::idempotency::{self, Begin, Keyed, Stored};
+use super::input::Intake;
+use super::rules::{self, Decision, Priority};
+use super::store::{self, OpenTicket};
+use crate::jobs::JobKind;
+use crate::members::change::Enqueued;
+use crate::members::{self, Identity, Member};
+use crate::state::App;
+use crate::telemetry::mask_email;
+
+/// A repeat contact within this many hours of the open ticket's last
+/// contact is merged into it.
+pub const MERGE_WINDOW_HOURS: i64 = 24;
+
+/// A stored contact.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The ticket (new, or the open one it merged into).
+    pub ticket_id: Uuid,
+    /// The member.
+    pub member_id: Uuid,
+    /// The ticket's priority after this contact.
+    pub priority: Priority,
+    /// Merged into an existing ticket.
+    pub merged: bool,
+    /// The 202 body (also the idempotency record).
+    pub response: Stored,
+    /// Jobs to run after the response.
+    pub jobs: Enqueued,
+}
+
+/// The result of [`accept`].
+#[derive(Debug)]
+pub enum Outcome {
+    /// Stored now.
+    Accepted(Accepted),
+    /// A concurrent request with the same Idempotency-Key committed first
+    /// (`Replay` or `Reused`); nothing was stored.
+    Settled(Begin),
+}
+
+/// Stores one contact (see the module doc).
+pub async fn accept(app: &App, intake: &Intake, keyed: Option<&Keyed>) -> anyhow::Result<Outcome> {
+    let now = app.clock.now();
+    let mut client = app.db.get().await.context("Failed to get a connection")?;
+    let tx = client.transaction().await.context("Failed to begin")?;
+    let identity = Identity {
+        email: Some(intake.email.as_str().to_string()),
+        name: intake.name.clone(),
+        ..Identity::default()
+    };
+    let (member, created) = members::resolve(&*tx, &identity, now)
+        .await?
+        .context("an email always resolves to a member")?;
+    let since = now - Duration::hours(MERGE_WINDOW_HOURS);
+    let open = store::find_open(&*tx, intake.email.as_str(), since).await?;
+    let snapshot = store::snapshot(&*tx, &member, open.is_none(), now).await?;
+    let decision = rules::decide(intake.subject.as_deref(), &intake.message, member.state);
+    let (ticket_id, n, decision) = write_ticket(&tx, open, &member, intake, decision, &snapshot, now).await?;
+    let contact = Contact { ticket_id, n, intake, decision: &decision, snapshot: &snapshot, member_id: member.id };
+    let mut jobs = enqueue_jobs(&tx, contact, &member, now).await?;
+    jobs.extend(flag_member(app, &tx, member.clone(), created, ticket_id, n, now).await?);
+    // Hook point for AI drafts (another issue): enqueue `ai_draft` here, in
+    // this transaction, when AI is configured and allowed for the ticket's
+    // category; never for `needs_human` tickets, and never changing priority.
+    let status = if n == 1 { "open" } else { "merged" };
+    let body = json!({ "ticket_id": ticket_id, "priority": decision.priority.as_str(), "status": status });
+    let response = Stored { status: 202, body };
+    if let Some(k) = keyed {
+        if !idempotency::record(&*tx, k, &response, now).await? {
+            tx.rollback().await.context("Failed to roll back")?;
+            let settled = idempotency::settled(&**client, k, now).await?;
+            return Ok(Outcome::Settled(settled.unwrap_or(Begin::Reused)));
+        }
+    }
+    tx.commit().await.context("Failed to commit a support contact")?;
+    Ok(Outcome::Accepted(Accepted {
+        ticket_id,
+        member_id: member.id,
+        priority: decision.priority,
+        merged: n > 1,
+        response,
+        jobs,
+    }))
+}
+
+/// Opens a ticket, or adds contact n+1 to the open one with the combined
+/// (never lower) decision. Returns the ticket, the contact number and the
+/// ticket's decision.
+async fn write_ticket(
+    tx: &Transaction<'_>,
+    open: Option<OpenTicket>,
+    member: &Member,
+    intake: &Intake,
+    decision: Decision,
+    snapshot: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Uuid, i32, Decision)> {
+    match open {
+        None => {
+            let id = store::insert(tx, member.id, intake, &decision, snapshot, now).await?;
+            Ok((id, 1, decision))
+        }
+        Some(t) => {
+            let combined = t.decision.combine(&decision);
+            let n = t.contact_count + 1;
+            store::add_contact(tx, t.id, n, intake, &combined, snapshot, now).await?;
+            Ok((t.id, n, combined))
+        }
+    }
+}
+
+/// The helpdesk delivery of this contact, and one Slack alert per ticket
+/// once it needs a person or is urgent (masked email only).
+async fn enqueue_jobs(
+    tx: &Transaction<'_>,
+    c: Contact<'_>,
+    member: &Member,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Enqueued> {
+    let mut jobs = Vec::new();
+    if let Some(id) = helpdesk::enqueue_contact(tx, c, now).await? {
+        jobs.push((JobKind::HelpdeskTicket, id));
+    }
+    if c.decision.alerts() {
+        let text = format!(
+            ":sos: Support ticket {} needs a person ({}), priority {}, from {} ({}{}).",
+            c.ticket_id,
+            c.decision.reasons.join(", "),
+            c.decision.priority.as_str(),
+            mask_email(c.intake.email.as_str()),
+            member.state.as_str(),
+            member.plan.as_deref().map(|p| format!(", {p}")).unwrap_or_default(),
+        );
+        let key = format!("support_ticket:{}", c.ticket_id);
+        if let Some(id) = crate::alerts::enqueue_alert(tx, key, text, Some(member.id), now).await? {
+            jobs.push((JobKind::SlackAlert, id));
+        }
+    }
+    Ok(jobs)
+}
+
+/// Sets `needs_support` (exported with the member's creation when new) and
+/// writes the timeline line.
+async fn flag_member(
+    app: &App,
+    tx: &Transaction<'_>,
+    member: Member,
+    created: bool,
+    ticket_id: Uuid,
+    n: i32,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Enqueued> {
+    let mut jobs = Vec::new();
+    if created || !member.needs_support {
+        let before = (!created).then(|| member.clone());
+        let mut m = member.clone();
+        m.needs_support = true;
+        let grace = app.config.past_due_grace_days;
+        jobs = members::save(tx, before.as_ref(), &mut m, grace, now, None).await?;
+    }
+    let summary = if n == 1 {
+        format!("support ticket {ticket_id} opened")
+    } else {
+        format!("support contact {n} merged into ticket {ticket_id}")
+    };
+    let data = json!({ "ticket_id": ticket_id, "contact": n });
+    members::store::timeline(tx, member.id, "support", &summary, data, now).await?;
+    Ok(jobs)
+}

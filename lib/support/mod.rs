@@ -1,0 +1,32 @@
+//! Support intake: every contact (form, portal, chat, inbound email) becomes
+//! one ticket with the member's context, a deterministic priority and an
+//! owner (`needs_human` or not), written with its outbox jobs in one
+//! transaction and answered 202 before any third party is called.
+//!
+//! - [`routes`]: `POST /api/support/intake` (CORS, limits, the handler);
+//!   [`error`]: its error enum.
+//! - [`input`]: parsing and validation into newtypes (JSON, form posts);
+//!   [`postmark`]: Postmark inbound email mapped to the same shape.
+//! - [`rules`]: priority and routing, pure and table-tested.
+//! - [`accept`]: the one transaction; [`store`]: the ticket SQL.
+//! - [`idempotency`]: `Idempotency-Key`; [`limits`]: rate limits.
+//! - [`helpdesk`]: the `helpdesk_ticket` job adapter (Standard Webhooks).
+//! - [`admin`]: the admin tickets API (list, show, resolve).
+
+pub mod accept;
+pub mod admin;
+pub mod error;
+pub mod helpdesk;
+pub mod idempotency;
+pub mod input;
+pub mod limits;
+pub mod postmark;
+pub mod routes;
+pub mod rules;
+pub mod store;
+
+#[cfg(test)]
+mod input_tests;
+
+pub use admin::admin_router;
+pub use routes::router;

@@ -1,0 +1,181 @@
+//! The tickets SQL the intake runs inside its one transaction: find the open
+//! ticket a repeat contact merges into, take the member snapshot, insert a
+//! ticket or add a contact to one.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use tokio_postgres::GenericClient;
+use uuid::Uuid;
+
+use super::input::Intake;
+use super::rules::{Decision, Priority};
+use crate::members::Member;
+
+/// Stripe event types that count as the member's "last payment event".
+pub const PAYMENT_EVENTS: &[&str] = &[
+    "checkout.session.completed",
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "invoice.payment_failed",
+    "charge.refunded",
+    "charge.dispute.created",
+];
+
+/// An open ticket a repeat contact merges into (row locked).
+#[derive(Debug, Clone)]
+pub struct OpenTicket {
+    /// Id.
+    pub id: Uuid,
+    /// Contacts so far.
+    pub contact_count: i32,
+    /// What the rules decided so far.
+    pub decision: Decision,
+}
+
+/// The newest open ticket of `email` contacted after `since`, locked.
+pub async fn find_open(
+    tx: &impl GenericClient,
+    email: &str,
+    since: DateTime<Utc>,
+) -> anyhow::Result<Option<OpenTicket>> {
+    let row = tx
+        .query_opt(
+            r#"SELECT id, contact_count, priority, needs_human, reasons, tags FROM tickets
+               WHERE email_lower = lower($1) AND status = 'open' AND last_contact_at > $2
+               ORDER BY last_contact_at DESC LIMIT 1 FOR UPDATE"#,
+            &[&email, &since],
+        )
+        .await
+        .context("Failed to look for an open ticket")?;
+    Ok(row.map(|r| OpenTicket {
+        id: r.get(0),
+        contact_count: r.get(1),
+        decision: Decision {
+            priority: Priority::parse(r.get(2)),
+            needs_human: r.get(3),
+            reasons: r.get(4),
+            tags: r.get(5),
+        },
+    }))
+}
+
+/// The member's context as a person triaging the ticket needs it: state,
+/// plan, last payment event, last failed automation step (newest dead job),
+/// open tickets (this one included).
+pub async fn snapshot(
+    tx: &impl GenericClient,
+    m: &Member,
+    adding_ticket: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Value> {
+    let types: Vec<&str> = PAYMENT_EVENTS.to_vec();
+    let row = tx
+        .query_one(
+            r#"SELECT
+                 (SELECT jsonb_build_object('event_id', e.event_id, 'type', e.type, 'created', e.created)
+                    FROM events e WHERE e.member_id = $1 AND e.source = 'stripe' AND e.type = ANY($2)
+                    ORDER BY e.created DESC, e.id DESC LIMIT 1),
+                 (SELECT jsonb_build_object('job_id', j.id, 'kind', j.kind, 'reason', j.reason, 'at', j.updated_at)
+                    FROM jobs j WHERE j.member_id = $1 AND j.state = 'dead'
+                    ORDER BY j.updated_at DESC, j.id DESC LIMIT 1),
+                 (SELECT count(*) FROM tickets t WHERE t.member_id = $1 AND t.status = 'open')"#,
+            &[&m.id, &types],
+        )
+        .await
+        .context("Failed to read the member snapshot")?;
+    let open: i64 = row.get(2);
+    Ok(json!({
+        "member_id": m.id,
+        "state": m.state.as_str(),
+        "plan": m.plan,
+        "access": m.access,
+        "last_payment_event": row.get::<_, Option<Value>>(0),
+        "last_failed_step": row.get::<_, Option<Value>>(1),
+        "open_tickets": open + i64::from(adding_ticket),
+        "taken_at": now,
+    }))
+}
+
+/// Inserts a new open ticket; returns its id.
+pub async fn insert(
+    tx: &impl GenericClient,
+    member_id: Uuid,
+    intake: &Intake,
+    d: &Decision,
+    snapshot: &Value,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Uuid> {
+    let row = tx
+        .query_one(
+            r#"INSERT INTO tickets (member_id, email, name, subject, message, source, metadata, priority,
+                   needs_human, reasons, tags, member_snapshot, created_at, updated_at, last_contact_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13)
+               RETURNING id"#,
+            &[
+                &member_id,
+                &intake.email.as_str(),
+                &intake.name,
+                &intake.subject,
+                &intake.message,
+                &intake.source.as_str(),
+                &intake.metadata.to_json(),
+                &d.priority.as_str(),
+                &d.needs_human,
+                &d.reasons,
+                &d.tags,
+                snapshot,
+                &now,
+            ],
+        )
+        .await
+        .context("Failed to insert a ticket")?;
+    Ok(row.get(0))
+}
+
+/// Adds contact `n` to an open ticket with the combined decision (never
+/// lower) and a fresh snapshot.
+pub async fn add_contact(
+    tx: &impl GenericClient,
+    ticket_id: Uuid,
+    n: i32,
+    intake: &Intake,
+    d: &Decision,
+    snapshot: &Value,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    tx.execute(
+        r#"INSERT INTO ticket_messages (ticket_id, contact_n, name, subject, message, source, metadata, received_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"#,
+        &[
+            &ticket_id,
+            &n,
+            &intake.name,
+            &intake.subject,
+            &intake.message,
+            &intake.source.as_str(),
+            &intake.metadata.to_json(),
+            &now,
+        ],
+    )
+    .await
+    .context("Failed to add a message to a ticket")?;
+    tx.execute(
+        r#"UPDATE tickets SET contact_count = $2, priority = $3, needs_human = $4, reasons = $5,
+               tags = $6, member_snapshot = $7, last_contact_at = $8, updated_at = $8
+           WHERE id = $1"#,
+        &[
+            &ticket_id,
+            &n,
+            &d.priority.as_str(),
+            &d.needs_human,
+            &d.reasons,
+            &d.tags,
+            snapshot,
+            &now,
+        ],
+    )
+    .await
+    .context("Failed to update a ticket")?;
+    Ok(())
+}

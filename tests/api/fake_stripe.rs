@@ -1,0 +1,250 @@
+#![allow(dead_code)] // shared by the tests and the catch-up bench; not all use all of it
+//! A fake Stripe Events API (`GET /v1/events`) over an in-memory list, with
+//! Stripe's list semantics: newest first (`created`, then id, descending);
+//! `limit` 1..=100 (default 10); `starting_after` (the objects after that
+//! one) and `ending_before` (the `limit` objects just before it), never
+//! both; a cursor names a position in the whole list, whatever the filters;
+//! `created[gt|gte|lt|lte]`; `types[]` (or `type`, with `*`); `has_more`;
+//! the bearer key. Every request is recorded; faults can be scripted.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde_json::{json, Value};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// A scripted failure.
+#[derive(Debug, Clone, Copy)]
+pub enum Fault {
+    /// Answer this status with a Stripe error body.
+    Status(u16),
+    /// 429 with `Retry-After`.
+    RateLimited { retry_after_secs: u64 },
+}
+
+/// Which requests a fault hits.
+type Matcher = Box<dyn Fn(&Recorded) -> bool + Send + Sync>;
+
+struct Scripted {
+    times: usize,
+    when: Matcher,
+    fault: Fault,
+}
+
+/// One request the fake received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Decoded query pairs, in order.
+    pub query: Vec<(String, String)>,
+    /// The status answered.
+    pub status: u16,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+impl Recorded {
+    /// The first value of `key`.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `key`.
+    pub fn params(&self, key: &str) -> Vec<&str> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    key: String,
+    events: Vec<Value>,
+    requests: Vec<Recorded>,
+    faults: Vec<Scripted>,
+}
+
+/// The fake, listening on a local port.
+pub struct FakeStripe {
+    pub server: MockServer,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Clone)]
+struct Responder(Arc<Mutex<State>>);
+
+impl FakeStripe {
+    /// Starts the fake; requests must carry `Authorization: Bearer <key>`.
+    pub async fn start(key: &str) -> Self {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(State {
+            key: key.to_string(),
+            ..Default::default()
+        }));
+        Mock::given(method("GET"))
+            .and(path("/v1/events"))
+            .respond_with(Responder(state.clone()))
+            .mount(&server)
+            .await;
+        Self { server, state }
+    }
+
+    /// The base URL (`STRIPE_API_BASE`).
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// Adds events (Stripe lists them as soon as they exist).
+    pub fn add(&self, events: impl IntoIterator<Item = Value>) {
+        let mut s = self.state.lock().unwrap();
+        s.events.extend(events);
+        s.events.sort_by(|a, b| order_key(b).cmp(&order_key(a)));
+    }
+
+    /// The next `times` requests matching `when` get `fault`.
+    pub fn fail(
+        &self,
+        times: usize,
+        when: impl Fn(&Recorded) -> bool + Send + Sync + 'static,
+        fault: Fault,
+    ) {
+        self.state.lock().unwrap().faults.push(Scripted {
+            times,
+            when: Box::new(when),
+            fault,
+        });
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+}
+
+/// Stripe's order: newest first; within a second, by id.
+fn order_key(e: &Value) -> (i64, String) {
+    (
+        e["created"].as_i64().unwrap_or(0),
+        e["id"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+/// An answer and its status (a `ResponseTemplate` does not expose it).
+type Answer = (u16, ResponseTemplate);
+
+fn error(status: u16, kind: &str, code: &str, message: &str) -> Answer {
+    let body = json!({ "error": { "type": kind, "code": code, "message": message } });
+    (status, ResponseTemplate::new(status).set_body_json(body))
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut s = self.0.lock().unwrap();
+        let mut rec = Recorded {
+            query: request.url.query_pairs().into_owned().collect(),
+            status: 200,
+            at: Instant::now(),
+        };
+        let auth = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        let (status, answer) = if auth != Some(format!("Bearer {}", s.key).as_str()) {
+            error(401, "invalid_request_error", "", "Invalid API Key provided")
+        } else if let Some(fault) = take_fault(&mut s.faults, &rec) {
+            match fault {
+                Fault::Status(code) => error(code, "api_error", "", "injected failure"),
+                Fault::RateLimited { retry_after_secs } => {
+                    let (code, t) =
+                        error(429, "invalid_request_error", "rate_limit", "Too many requests");
+                    (code, t.insert_header("retry-after", retry_after_secs.to_string().as_str()))
+                }
+            }
+        } else {
+            match list(&s.events, &rec) {
+                Ok(body) => (200, ResponseTemplate::new(200).set_body_json(body)),
+                Err(e) => e,
+            }
+        };
+        rec.status = status;
+        s.requests.push(rec);
+        answer
+    }
+}
+
+fn take_fault(faults: &mut [Scripted], rec: &Recorded) -> Option<Fault> {
+    let f = faults.iter_mut().find(|f| f.times > 0 && (f.when)(rec))?;
+    f.times -= 1;
+    Some(f.fault)
+}
+
+fn matches(e: &Value, rec: &Recorded) -> bool {
+    let created = e["created"].as_i64().unwrap_or(0);
+    let kind = e["type"].as_str().unwrap_or("");
+    let bound = |k: &str| rec.param(k).and_then(|v| v.parse::<i64>().ok());
+    let in_range = bound("created[gte]").is_none_or(|v| created >= v)
+        && bound("created[gt]").is_none_or(|v| created > v)
+        && bound("created[lte]").is_none_or(|v| created <= v)
+        && bound("created[lt]").is_none_or(|v| created < v)
+        && bound("created").is_none_or(|v| created == v);
+    let types: Vec<&str> = rec
+        .query
+        .iter()
+        .filter(|(k, _)| k.starts_with("types["))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let type_ok = match rec.param("type") {
+        Some(t) if t.ends_with('*') => kind.starts_with(&t[..t.len() - 1]),
+        Some(t) => kind == t,
+        None => types.is_empty() || types.contains(&kind),
+    };
+    in_range && type_ok
+}
+
+/// One page, exactly as Stripe pages a list.
+fn list(events: &[Value], rec: &Recorded) -> Result<Value, Answer> {
+    let limit = match rec.param("limit").map(str::parse::<usize>) {
+        None => 10,
+        Some(Ok(n)) if (1..=100).contains(&n) => n,
+        _ => return Err(error(400, "invalid_request_error", "parameter_invalid_integer", "limit")),
+    };
+    let after = rec.param("starting_after");
+    let before = rec.param("ending_before");
+    if after.is_some() && before.is_some() {
+        return Err(error(400, "invalid_request_error", "parameter_invalid", "Received both starting_after and ending_before parameters. Please pass in only one."));
+    }
+    let position = |id: &str| events.iter().position(|e| e["id"] == id);
+    let cursor = match after.or(before) {
+        Some(id) => Some(position(id).ok_or_else(|| {
+            error(400, "invalid_request_error", "resource_missing", "No such event")
+        })?),
+        None => None,
+    };
+    let indexed: Vec<(usize, &Value)> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches(e, rec))
+        .collect();
+    let (page, has_more): (Vec<&Value>, bool) = match (cursor, before.is_some()) {
+        (Some(c), true) => {
+            let newer: Vec<&Value> = indexed.iter().filter(|(i, _)| *i < c).map(|(_, e)| *e).collect();
+            let start = newer.len().saturating_sub(limit);
+            (newer[start..].to_vec(), start > 0)
+        }
+        (c, _) => {
+            let rest: Vec<&Value> = indexed
+                .iter()
+                .filter(|(i, _)| c.is_none_or(|c| *i > c))
+                .map(|(_, e)| *e)
+                .collect();
+            (rest.iter().take(limit).copied().collect(), rest.len() > limit)
+        }
+    };
+    Ok(json!({ "object": "list", "url": "/v1/events", "has_more": has_more, "data": page }))
+}
