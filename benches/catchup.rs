@@ -32,8 +32,23 @@ fn events(n: usize, now: i64) -> Vec<Value> {
             let email = format!("bench{i}@example.com");
             vec![
                 fixtures::checkout_completed(&format!("evt_1Bn{i:06}a"), at, &cus, &email, None),
-                fixtures::subscription(&format!("evt_1Bn{i:06}b"), "customer.subscription.updated", at, &cus, "active", "pro"),
-                fixtures::invoice(&format!("evt_1Bn{i:06}c"), "invoice.paid", at, &cus, &format!("in_1Bn{i:06}"), &email, true),
+                fixtures::subscription(
+                    &format!("evt_1Bn{i:06}b"),
+                    "customer.subscription.updated",
+                    at,
+                    &cus,
+                    "active",
+                    "pro",
+                ),
+                fixtures::invoice(
+                    &format!("evt_1Bn{i:06}c"),
+                    "invoice.paid",
+                    at,
+                    &cus,
+                    &format!("in_1Bn{i:06}"),
+                    &email,
+                    true,
+                ),
             ]
         })
         .take(n)
@@ -63,11 +78,21 @@ async fn main() {
         missing: 0,
         sample: Vec::new(),
     };
-    let listed = catch_up_range(&t.app, &api, (now - 61 * 3600, now), Duration::from_secs(60), &mut dry).await;
+    let listed = catch_up_range(
+        &t.app,
+        &api,
+        (now - 61 * 3600, now),
+        Duration::from_secs(60),
+        &mut dry,
+    )
+    .await;
     let list_ms = started.elapsed().as_millis();
 
     let started = Instant::now();
-    let s = opsbridge::catchup::catch_up(&t.app).await.unwrap().expect("configured");
+    let s = opsbridge::catchup::catch_up(&t.app)
+        .await
+        .unwrap()
+        .expect("configured");
     let secs = started.elapsed().as_secs_f64();
     assert_eq!((s.status, s.new as usize), ("ok", n), "{s:?}");
     assert_eq!(t.count("events").await as usize, n);

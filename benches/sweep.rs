@@ -16,21 +16,37 @@ use opsbridge::{App, Config};
 mod fake_hubspot;
 
 async fn app(schema: &str, hubspot: &str) -> App {
-    let base = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL (run scripts/bench/sweep.sh)");
-    let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.expect("connect");
+    let base =
+        std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL (run scripts/bench/sweep.sh)");
+    let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
     tokio::spawn(conn);
-    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.expect("schema");
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .expect("schema");
     let sep = if base.contains('?') { '&' } else { '?' };
     let vars: Vec<(&str, String)> = vec![
-        ("DATABASE_URL", format!("{base}{sep}options=-c%20search_path%3D{schema}")),
-        ("REDIS_URL", std::env::var("TEST_REDIS_URL").expect("TEST_REDIS_URL")),
+        (
+            "DATABASE_URL",
+            format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+        ),
+        (
+            "REDIS_URL",
+            std::env::var("TEST_REDIS_URL").expect("TEST_REDIS_URL"),
+        ),
         ("REDIS_KEY_PREFIX", format!("bench:{schema}:")),
         ("HUBSPOT_ACCESS_TOKEN", "pat-bench".into()),
         ("HUBSPOT_BASE_URL", hubspot.into()),
         ("HUBSPOT_REQUESTS_PER_10S", "10000".into()),
         ("DB_POOL_SIZE", "8".into()),
     ];
-    let config = Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()), &[]).expect("config");
+    let config = Config::from_lookup(
+        |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()),
+        &[],
+    )
+    .expect("config");
     let app = App::new(config, Arc::new(SystemClock)).expect("app");
     opsbridge::db::migrate::run(&app.db).await.expect("migrate");
     app
@@ -57,7 +73,9 @@ async fn time_claim(app: &App) -> Duration {
         let mut client = app.db.get().await.expect("db");
         let tx = client.transaction().await.expect("tx");
         let t = Instant::now();
-        let jobs = store::claim(&*tx, JobKind::CrmUpsert, 100, None, chrono::Utc::now()).await.expect("claim");
+        let jobs = store::claim(&*tx, JobKind::CrmUpsert, 100, None, chrono::Utc::now())
+            .await
+            .expect("claim");
         best = best.min(t.elapsed());
         assert_eq!(jobs.len(), 100);
         tx.rollback().await.expect("rollback");
@@ -67,7 +85,10 @@ async fn time_claim(app: &App) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let n: i64 = std::env::var("JOBS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let n: i64 = std::env::var("JOBS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
     let server = fake_hubspot::start().await;
     let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
     let app = app(&schema, &server.uri()).await;
@@ -75,7 +96,9 @@ async fn main() {
     let started = Instant::now();
     let mut done = 0;
     while done < n as u64 {
-        let s = opsbridge::jobs::sweep(&app, Duration::from_secs(60)).await.expect("sweep");
+        let s = opsbridge::jobs::sweep(&app, Duration::from_secs(60))
+            .await
+            .expect("sweep");
         done += s.succeeded;
         if s.claimed == 0 {
             break;

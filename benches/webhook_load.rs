@@ -32,11 +32,19 @@ fn event(n: u64, worker: u64, now: i64) -> Vec<u8> {
 #[tokio::main]
 async fn main() {
     let target = env_or("TARGET", "http://127.0.0.1:3000");
-    let secret = Secret::new(std::env::var("STRIPE_WEBHOOK_SECRET").expect("STRIPE_WEBHOOK_SECRET"));
+    let secret =
+        Secret::new(std::env::var("STRIPE_WEBHOOK_SECRET").expect("STRIPE_WEBHOOK_SECRET"));
     let concurrency: u64 = env_or("CONCURRENCY", "64").parse().expect("CONCURRENCY");
-    let duration = Duration::from_secs(env_or("DURATION_SECS", "10").parse().expect("DURATION_SECS"));
+    let duration = Duration::from_secs(
+        env_or("DURATION_SECS", "10")
+            .parse()
+            .expect("DURATION_SECS"),
+    );
     let url = format!("{target}/api/webhooks/stripe");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency as usize).build().expect("client");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency as usize)
+        .build()
+        .expect("client");
     let started = Instant::now();
     let mut workers = Vec::new();
     for w in 0..concurrency {
@@ -48,7 +56,13 @@ async fn main() {
                 let body = event(n, w, now);
                 let sig = opsbridge::signature::stripe::sign(&body, &secret, now);
                 let t = Instant::now();
-                let res = client.post(&url).header("stripe-signature", sig).header("content-type", "application/json").body(body).send().await;
+                let res = client
+                    .post(&url)
+                    .header("stripe-signature", sig)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
                 match res {
                     Ok(r) if r.status().is_success() => lat.push(t.elapsed().as_micros() as u64),
                     _ => errors += 1,
@@ -66,7 +80,12 @@ async fn main() {
     }
     let secs = started.elapsed().as_secs_f64();
     all.sort_unstable();
-    let pct = |p: f64| all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1000.0;
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
     println!(
         "webhook load: {} ok, {errors} errors in {secs:.1} s = {:.0} events/s at {concurrency} connections; latency ms p50 {:.2} p90 {:.2} p99 {:.2} max {:.2}",
         all.len(), all.len() as f64 / secs, pct(0.50), pct(0.90), pct(0.99), pct(1.0)

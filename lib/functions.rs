@@ -83,6 +83,14 @@ pub const STRIPE_CATCHUP: Function = Function {
     router: crate::catchup::router,
 };
 
+/// `POST /api/ai/draft` (admin token: draft a reply to a ticket).
+pub const AI_DRAFT: Function = Function {
+    name: "ai-draft",
+    file: "api/ai/draft.rs",
+    needs: &[Need::Admin],
+    router: crate::ai::router,
+};
+
 /// Every function, in the order the local server mounts them.
 pub const ALL: &[&Function] = &[
     &HEALTH,
@@ -93,6 +101,7 @@ pub const ALL: &[&Function] = &[
     &MEMBERS_EVENTS,
     &MEMBERS_ACCESS,
     &STRIPE_CATCHUP,
+    &AI_DRAFT,
 ];
 
 /// The merge of every function's router: what `scripts/dev` serves, so local

@@ -7,12 +7,14 @@
 //! - [`http`]: error envelope, auth, background work, the tower-http stack and
 //!   the ONE adapter to `vercel_runtime` ([`http::vercel`]).
 //! - [`functions`]: the list of functions; `api/*.rs` are thin mains over it.
-//! - Features, one module each with `router(app)`: [`health`], [`support`].
+//! - Features, one module each with `router(app)`: [`health`], [`support`],
+//!   [`ai`] (drafts).
 //! - [`dev`]: the local server's crons (`scripts/dev`).
 //! - [`telemetry`]: JSON logs, email masking; [`clock`]: injectable time.
 //! - [`signature`]: webhook signatures (Stripe in, Standard Webhooks in and out).
 
 pub mod admin;
+pub mod ai;
 pub mod alerts;
 pub mod app;
 pub mod catchup;

@@ -179,7 +179,11 @@ async fn discard_one(
         DiscardBody::default()
     } else {
         serde_json::from_slice(&body).map_err(|_| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", "body is not valid JSON")
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                "body is not valid JSON",
+            )
         })?
     };
     let note: String = parsed.note.chars().take(500).collect();

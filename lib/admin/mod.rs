@@ -3,7 +3,12 @@
 //! layer.
 
 pub mod auth;
+pub mod export;
+pub mod flags;
 pub mod jobs;
+pub mod members;
+pub mod overview;
+pub mod page;
 
 use axum::routing::get;
 use axum::{middleware, Json, Router};
@@ -18,8 +23,17 @@ pub fn router(app: App) -> Router {
         .merge(jobs::router(app.clone()))
         .merge(crate::support::admin_router(app.clone()))
         .merge(crate::app::metrics::router(app.clone()))
-        .merge(crate::catchup::admin_router(app.clone()));
+        .merge(crate::catchup::admin_router(app.clone()))
+        .merge(crate::ai::admin_router(app.clone()))
+        .merge(members::router(app.clone()))
+        .merge(overview::router(app.clone()))
+        .merge(flags::router(app.clone()))
+        .merge(export::router(app.clone()));
+    // The console page and its assets are static and public; a browser's
+    // `GET /api/admin` gets the page, everything else the authenticated API.
     api.route_layer(middleware::from_fn_with_state(app, auth::require_admin))
+        .merge(page::router())
+        .route_layer(middleware::from_fn(page::console_for_browsers))
 }
 
 /// The API index.
@@ -30,7 +44,13 @@ async fn index() -> Json<Value> {
             "GET /api/admin/jobs/{id}",
             "POST /api/admin/jobs/{id}/retry",
             "POST /api/admin/jobs/{id}/discard",
-            "POST /api/admin/jobs/retry"
+            "POST /api/admin/jobs/retry",
+            "GET /api/admin/members?email=|stripe_customer_id=|user_id=|id=",
+            "GET /api/admin/overview",
+            "GET /api/admin/flags",
+            "POST /api/admin/flags/{name}",
+            "GET /api/admin/events/export?since=&until=&cursor=&limit=",
+            "GET /api/admin (Accept: text/html): the console"
         ]
     }))
 }

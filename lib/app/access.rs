@@ -137,7 +137,10 @@ mod tests {
     fn the_answer_uses_computed_access_not_the_last_exported_one() {
         let m = member(MemberState::Canceled, None);
         let a = AccessAnswer::of(&m, 3, Utc::now());
-        assert_eq!((a.state, a.access, a.reason), ("canceled", "none", "canceled"));
+        assert_eq!(
+            (a.state, a.access, a.reason),
+            ("canceled", "none", "canceled")
+        );
         assert_eq!(a.updated_at, "2026-11-20T12:00:00Z");
     }
 }

@@ -270,7 +270,10 @@ mod tests {
         assert_eq!(e.kind, AppEventType::SignedUp);
         assert_eq!(e.email.as_str(), "Jane@Example.com");
         assert_eq!(e.user_id.unwrap().as_str(), "usr_42");
-        assert_eq!(e.occurred_at.unwrap().to_rfc3339(), "2026-11-23T09:59:00+00:00");
+        assert_eq!(
+            e.occurred_at.unwrap().to_rfc3339(),
+            "2026-11-23T09:59:00+00:00"
+        );
     }
 
     #[test]
@@ -287,7 +290,10 @@ mod tests {
                                         "email": "a@b.co"}))
         .unwrap();
         assert_eq!(e.user_id.unwrap().as_str(), "1234");
-        assert_eq!(errors_of(|v| v["user_id"] = json!(1.5)), FieldErrors::from([("user_id", "invalid")]));
+        assert_eq!(
+            errors_of(|v| v["user_id"] = json!(1.5)),
+            FieldErrors::from([("user_id", "invalid")])
+        );
     }
 
     #[test]
@@ -310,21 +316,52 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_refused() {
-        for bad in ["jane", "jane@example", "@example.com", "ja ne@example.com", "jane@exa_mple.com",
-                    "jane@@example.com", "jane@-x.com", "<jane@example.com>", "jane@example..com"] {
-            assert_eq!(errors_of(|v| v["email"] = json!(bad)), FieldErrors::from([("email", "invalid_email")]), "{bad}");
+        for bad in [
+            "jane",
+            "jane@example",
+            "@example.com",
+            "ja ne@example.com",
+            "jane@exa_mple.com",
+            "jane@@example.com",
+            "jane@-x.com",
+            "<jane@example.com>",
+            "jane@example..com",
+        ] {
+            assert_eq!(
+                errors_of(|v| v["email"] = json!(bad)),
+                FieldErrors::from([("email", "invalid_email")]),
+                "{bad}"
+            );
         }
         let long = format!("{}@example.com", "a".repeat(250));
-        assert_eq!(errors_of(|v| v["email"] = json!(long)), FieldErrors::from([("email", "too_long")]));
-        assert_eq!(errors_of(|v| v["email"] = json!("  ")), FieldErrors::from([("email", "missing")]));
+        assert_eq!(
+            errors_of(|v| v["email"] = json!(long)),
+            FieldErrors::from([("email", "too_long")])
+        );
+        assert_eq!(
+            errors_of(|v| v["email"] = json!("  ")),
+            FieldErrors::from([("email", "missing")])
+        );
     }
 
     #[test]
     fn ids_with_spaces_or_control_characters_are_invalid() {
-        assert_eq!(errors_of(|v| v["id"] = json!("evt 1")), FieldErrors::from([("id", "invalid")]));
-        assert_eq!(errors_of(|v| v["name"] = json!("Jane\u{0}")), FieldErrors::from([("name", "invalid")]));
-        assert_eq!(errors_of(|v| v["id"] = json!("e".repeat(201))), FieldErrors::from([("id", "too_long")]));
-        assert_eq!(errors_of(|v| v["type"] = json!(3)), FieldErrors::from([("type", "invalid")]));
+        assert_eq!(
+            errors_of(|v| v["id"] = json!("evt 1")),
+            FieldErrors::from([("id", "invalid")])
+        );
+        assert_eq!(
+            errors_of(|v| v["name"] = json!("Jane\u{0}")),
+            FieldErrors::from([("name", "invalid")])
+        );
+        assert_eq!(
+            errors_of(|v| v["id"] = json!("e".repeat(201))),
+            FieldErrors::from([("id", "too_long")])
+        );
+        assert_eq!(
+            errors_of(|v| v["type"] = json!(3)),
+            FieldErrors::from([("type", "invalid")])
+        );
     }
 
     #[test]

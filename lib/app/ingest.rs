@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio_postgres::Transaction;
 use uuid::Uuid;
 
-use super::events::AppEvent;
+use super::events::{AppEvent, AppEventType};
 use crate::members::change::Enqueued;
 use crate::members::store::{self, COLUMNS};
 use crate::members::{self, Identity, Member, MemberState};
@@ -210,8 +210,7 @@ async fn member_for(
             let before = found.clone();
             let mut after = found;
             let outcome = if newest_for(tx, &after, event).await? {
-                after.email = Some(event.email.as_str().to_string());
-                after.name = event.name.clone().or(after.name);
+                apply_profile(&mut after, event);
                 "applied"
             } else {
                 "stale"
@@ -232,6 +231,19 @@ async fn member_for(
         false => store::lock(tx, member.id).await?,
     };
     Ok((before, member, "applied"))
+}
+
+/// `user.updated` sets the email and name; a repeated signup or a lead only
+/// fills what the member lacks (first contact does not rewrite a profile).
+fn apply_profile(m: &mut Member, event: &AppEvent) {
+    let email = Some(event.email.as_str().to_string());
+    if event.kind == AppEventType::Updated {
+        m.email = email;
+        m.name = event.name.clone().or(m.name.take());
+    } else {
+        m.email = m.email.take().or(email);
+        m.name = m.name.take().or(event.name.clone());
+    }
 }
 
 /// The live member holding `user_id`, locked; `EmailTaken` when the event's

@@ -56,7 +56,10 @@ pub async fn compute(client: &impl GenericClient, now: DateTime<Utc>) -> anyhow:
 }
 
 /// p50/p95 of Stripe event → app webhook delivered, in ms.
-async fn payment_to_access(client: &impl GenericClient, since: DateTime<Utc>) -> anyhow::Result<Value> {
+async fn payment_to_access(
+    client: &impl GenericClient,
+    since: DateTime<Utc>,
+) -> anyhow::Result<Value> {
     let row = client
         .query_one(
             r#"WITH d AS (
@@ -84,7 +87,7 @@ async fn recovery(
         .query_one(
             r#"SELECT count(*),
                       count(*) FILTER (WHERE recovered_at <= failed_at + interval '24 hours'),
-                      count(*) FILTER (WHERE recovered_at IS NULL AND failed_at > $2 - interval '24 hours')
+                      count(*) FILTER (WHERE recovered_at IS NULL AND failed_at > $2::timestamptz - interval '24 hours')
                FROM payment_failures WHERE failed_at >= $1"#,
             &[&since, &now],
         )

@@ -184,7 +184,10 @@ impl AccessQuery {
                 Err(FieldErrors::from([("email", "invalid_email")]))
             }
             (None, Some(e)) => Ok(Lookup::Email(e)),
-            (None, None) => Err(FieldErrors::from([("user_id", "missing"), ("email", "missing")])),
+            (None, None) => Err(FieldErrors::from([
+                ("user_id", "missing"),
+                ("email", "missing"),
+            ])),
         }
     }
 }

@@ -57,12 +57,11 @@ pub struct Batch {
 /// Ingests `events` (oldest first) until done, a failure, or `deadline`.
 pub async fn ingest_chunk(app: &App, events: &[Value], deadline: Instant) -> Batch {
     let concurrency = app.config.db_pool_size.clamp(1, MAX_CONCURRENCY);
-    let results: Vec<Vec<(usize, Result<Done, Stop>)>> =
-        futures::stream::iter(partitions(events))
-            .map(|indexes| ingest_in_order(app, events, indexes, deadline))
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
+    let results: Vec<Vec<(usize, Result<Done, Stop>)>> = futures::stream::iter(partitions(events))
+        .map(|indexes| ingest_in_order(app, events, indexes, deadline))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
     let mut by_index: Vec<Option<Result<Done, Stop>>> = (0..events.len()).map(|_| None).collect();
     for (i, r) in results.into_iter().flatten() {
         by_index[i] = Some(r);
@@ -219,7 +218,11 @@ fn partition_key(event: &Value, index: usize) -> String {
         .map(str::to_lowercase);
     customer
         .map(|c| format!("cus:{c}"))
-        .or_else(|| o["client_reference_id"].as_str().map(|u| format!("user:{u}")))
+        .or_else(|| {
+            o["client_reference_id"]
+                .as_str()
+                .map(|u| format!("user:{u}"))
+        })
         .or_else(|| email.map(|e| format!("email:{e}")))
         .unwrap_or_else(|| format!("event:{index}"))
 }
@@ -239,7 +242,10 @@ mod tests {
             json!({"data": {"object": {"object": "charge", "customer": null}}}),
             json!({"data": {"object": {"object": "checkout.session", "customer": {"id": "cus_A"}}}}),
         ];
-        assert_eq!(partitions(&events), vec![vec![0, 2, 5], vec![1, 3], vec![4]]);
+        assert_eq!(
+            partitions(&events),
+            vec![vec![0, 2, 5], vec![1, 3], vec![4]]
+        );
     }
 
     #[test]
@@ -253,6 +259,9 @@ mod tests {
         assert_eq!((b.stored_prefix, b.new, b.duplicates), (2, 2, 1));
         assert_eq!(b.stop, Some(Stop::Budget));
         let b = tally(vec![Some(Ok(Done::Skipped)), Some(Err(Stop::InFlight))]);
-        assert_eq!((b.stored_prefix, b.skipped, b.stop), (1, 1, Some(Stop::InFlight)));
+        assert_eq!(
+            (b.stored_prefix, b.skipped, b.stop),
+            (1, 1, Some(Stop::InFlight))
+        );
     }
 }

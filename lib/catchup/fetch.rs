@@ -54,7 +54,11 @@ pub async fn list_slice(
         };
         let page = page_with_retries(app, api, &query, deadline).await?;
         *pages += 1;
-        let last = page.data.last().and_then(|e| e["id"].as_str()).map(str::to_owned);
+        let last = page
+            .data
+            .last()
+            .and_then(|e| e["id"].as_str())
+            .map(str::to_owned);
         events.extend(page.data);
         if !page.has_more {
             break;

@@ -206,8 +206,11 @@ async fn take(
     let mut done = 0;
     for chunk in events.chunks(CHUNK_EVENTS) {
         let b = ingest_chunk(app, chunk, deadline).await;
-        (s.new, s.duplicates, s.skipped) =
-            (s.new + b.new, s.duplicates + b.duplicates, s.skipped + b.skipped);
+        (s.new, s.duplicates, s.skipped) = (
+            s.new + b.new,
+            s.duplicates + b.duplicates,
+            s.skipped + b.skipped,
+        );
         s.jobs.extend(b.jobs);
         done += b.stored_prefix;
         let reached = match events.get(done) {

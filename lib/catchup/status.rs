@@ -119,6 +119,8 @@ async fn alert(app: &App, what: &str, text: String) {
     match enqueued {
         Ok(Some(id)) => crate::jobs::run_now(app, vec![(JobKind::SlackAlert, id)]).await,
         Ok(None) => {}
-        Err(e) => tracing::warn!(error = %format!("{e:#}"), alert = what, "could not enqueue the alert"),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), alert = what, "could not enqueue the alert")
+        }
     }
 }

@@ -3,8 +3,8 @@
 use std::fmt;
 
 use super::{
-    redis_prefix, BasicAuth, Config, DeployEnv, HubSpot, Need, OpenAi, Resend, SignedWebhook,
-    StripeApi,
+    redis_prefix, AiSettings, BasicAuth, Config, DeployEnv, HubSpot, Need, OpenAi, Resend,
+    SignedWebhook, StripeApi,
 };
 use crate::secret::Secret;
 
@@ -193,6 +193,7 @@ pub(super) fn load(
         past_due_grace_days: r.number("PAST_DUE_GRACE_DAYS", 3i64).clamp(0, 60),
         hubspot: integrations.0,
         openai: integrations.1,
+        ai: read_ai(&mut r),
         resend: integrations.2,
         helpdesk,
         slack_webhook_url,
@@ -315,10 +316,12 @@ fn read_integrations(r: &mut Reader<'_>) -> Integrations {
     let model = r
         .get("OPENAI_MODEL")
         .unwrap_or_else(|| "gpt-4o-mini".to_string());
+    let ai_timeout_ms = r.number("OPENAI_TIMEOUT_MS", 20_000u64).clamp(100, 60_000);
     let openai = ai_key.zip(ai_base).map(|(api_key, base_url)| OpenAi {
         api_key,
         base_url,
         model,
+        timeout_ms: ai_timeout_ms,
     });
 
     let mail_key = r.secret("RESEND_API_KEY", false);
@@ -339,4 +342,32 @@ fn read_integrations(r: &mut Reader<'_>) -> Integrations {
         _ => None,
     };
     (hubspot, openai, resend)
+}
+
+/// AI budgets and guardrail settings (defaults in [`AiSettings::default`]).
+fn read_ai(r: &mut Reader<'_>) -> AiSettings {
+    let d = AiSettings::default();
+    let list = |v: Option<String>, default: Vec<String>| {
+        v.map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_ascii_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or(default)
+    };
+    let link_allowlist = list(r.get("AI_LINK_ALLOWLIST"), d.link_allowlist);
+    let skip_tags = list(r.get("AI_SKIP_TAGS"), d.skip_tags);
+    AiSettings {
+        link_allowlist,
+        skip_tags,
+        daily_requests_per_member: r
+            .number("AI_DAILY_REQUESTS_PER_MEMBER", d.daily_requests_per_member)
+            .max(0),
+        daily_tokens_per_member: r
+            .number("AI_DAILY_TOKENS_PER_MEMBER", d.daily_tokens_per_member)
+            .max(0),
+        daily_requests: r.number("AI_DAILY_REQUESTS", d.daily_requests).max(0),
+        daily_tokens: r.number("AI_DAILY_TOKENS", d.daily_tokens).max(0),
+    }
 }

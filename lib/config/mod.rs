@@ -55,6 +55,40 @@ pub struct OpenAi {
     pub base_url: String,
     /// Model name.
     pub model: String,
+    /// Request timeout (`OPENAI_TIMEOUT_MS`, default 20 000).
+    pub timeout_ms: u64,
+}
+
+/// AI draft budgets and guardrail settings (used when OpenAI is configured).
+#[derive(Debug, Clone)]
+pub struct AiSettings {
+    /// Hosts a draft's links may point to, subdomains included
+    /// (`AI_LINK_ALLOWLIST`, comma-separated; default none: every link needs a person).
+    pub link_allowlist: Vec<String>,
+    /// Model calls per member per UTC day (`AI_DAILY_REQUESTS_PER_MEMBER`, default 20).
+    pub daily_requests_per_member: i64,
+    /// Estimated tokens per member per UTC day (`AI_DAILY_TOKENS_PER_MEMBER`, default 50 000).
+    pub daily_tokens_per_member: i64,
+    /// Model calls per UTC day in total (`AI_DAILY_REQUESTS`, default 2 000).
+    pub daily_requests: i64,
+    /// Estimated tokens per UTC day in total (`AI_DAILY_TOKENS`, default 2 000 000).
+    pub daily_tokens: i64,
+    /// Ticket tags the intake never drafts for (`AI_SKIP_TAGS`, default
+    /// `dispute,security,legal`).
+    pub skip_tags: Vec<String>,
+}
+
+impl Default for AiSettings {
+    fn default() -> Self {
+        Self {
+            link_allowlist: Vec::new(),
+            daily_requests_per_member: 20,
+            daily_tokens_per_member: 50_000,
+            daily_requests: 2_000,
+            daily_tokens: 2_000_000,
+            skip_tags: vec!["dispute".into(), "security".into(), "legal".into()],
+        }
+    }
 }
 
 /// Resend (customer email) settings.
@@ -135,6 +169,8 @@ pub struct Config {
     pub hubspot: Option<HubSpot>,
     /// AI drafts.
     pub openai: Option<OpenAi>,
+    /// AI draft budgets and guardrail settings.
+    pub ai: AiSettings,
     /// Customer emails.
     pub resend: Option<Resend>,
     /// Outbound helpdesk ticket webhook.

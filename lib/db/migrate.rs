@@ -27,6 +27,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_stripe_catchup",
         include_str!("../../migrations/0004_stripe_catchup.sql"),
     ),
+    (
+        "0005_ai_drafts",
+        include_str!("../../migrations/0005_ai_drafts.sql"),
+    ),
 ];
 
 /// Advisory lock key: "opsbridge" in ASCII, so it cannot clash by accident.

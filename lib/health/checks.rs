@@ -62,11 +62,8 @@ impl Report {
 
 /// Runs every check concurrently.
 pub async fn run(app: &App) -> Report {
-    let (pg, redis, catchup) = tokio::join!(
-        postgres(app),
-        redis(app),
-        crate::catchup::health_check(app)
-    );
+    let (pg, redis, catchup) =
+        tokio::join!(postgres(app), redis(app), crate::catchup::health_check(app));
     Report {
         checks: vec![config(app), pg, redis, catchup],
     }
@@ -109,7 +106,11 @@ async fn postgres(app: &App) -> Check {
         let client = app.db.get().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         client.query_one("SELECT 1", &[]).await?;
         let version = migrate::current_version(&client).await?;
-        let queue = if version.is_some() { queue(&client, app.clock.now()).await.ok() } else { None };
+        let queue = if version.is_some() {
+            queue(&client, app.clock.now()).await.ok()
+        } else {
+            None
+        };
         anyhow::Ok((version, queue))
     })
     .await;
@@ -138,7 +139,10 @@ async fn postgres(app: &App) -> Check {
 }
 
 /// Outbox figures: what is waiting, what is dead, how late the oldest due job is.
-async fn queue(client: &tokio_postgres::Client, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Value> {
+async fn queue(
+    client: &tokio_postgres::Client,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Value> {
     let row = client
         .query_one(
             r#"SELECT count(*) FILTER (WHERE state = 'pending'),

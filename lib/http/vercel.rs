@@ -59,6 +59,7 @@ impl tower::Service<(AppState, Request)> for Adapter {
                 Ok(collected) => collected.to_bytes(),
                 Err(_) => return Ok(too_large()),
             };
+            restore_rewritten_path(&mut parts.uri);
             parts
                 .extensions
                 .insert(Background::new(move |f| state.wait_until(f)));
@@ -84,4 +85,93 @@ fn too_large() -> Response<ResponseBody> {
         http::HeaderValue::from_static("application/json"),
     );
     res
+}
+
+/// The query parameter a `vercel.json` rewrite uses to pass the original
+/// sub-path (`/api/admin/:path*` → `/api/admin?__path=:path*`).
+pub const REWRITE_PARAM: &str = "__path";
+
+/// A rewritten request reaches the function at its destination
+/// (`/api/admin?__path=jobs/12/retry&state=dead`); this puts the original
+/// path back (`/api/admin/jobs/12/retry?state=dead`) so the router matches
+/// the public paths. Only plain path segments are accepted: anything with
+/// `..`, empty segments or odd characters is left as it came (and 404s).
+pub fn restore_rewritten_path(uri: &mut http::Uri) {
+    let Some(query) = uri.query() else { return };
+    let mut sub = None;
+    let mut rest = Vec::new();
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        if k == REWRITE_PARAM && sub.is_none() {
+            sub = Some(v.into_owned());
+        } else {
+            rest.push((k.into_owned(), v.into_owned()));
+        }
+    }
+    let Some(sub) = sub else { return };
+    let plain = sub.split('/').all(|seg| {
+        !seg.is_empty()
+            && seg != "."
+            && seg != ".."
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    });
+    if !plain {
+        return;
+    }
+    let mut path = format!("{}/{}", uri.path().trim_end_matches('/'), sub);
+    if !rest.is_empty() {
+        let q: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(rest)
+            .finish();
+        path = format!("{path}?{q}");
+    }
+    if let Ok(p) = path.parse() {
+        *uri = p;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn restored(s: &str) -> String {
+        let mut u: http::Uri = s.parse().unwrap();
+        restore_rewritten_path(&mut u);
+        u.to_string()
+    }
+
+    #[test]
+    fn a_rewritten_admin_sub_path_is_restored_with_its_other_query_parameters() {
+        assert_eq!(
+            restored("/api/admin?__path=jobs/12/retry"),
+            "/api/admin/jobs/12/retry"
+        );
+        assert_eq!(
+            restored("/api/admin?__path=jobs&state=dead&kind=crm_upsert"),
+            "/api/admin/jobs?state=dead&kind=crm_upsert"
+        );
+        assert_eq!(
+            restored("/api/admin?state=dead&__path=jobs"),
+            "/api/admin/jobs?state=dead"
+        );
+    }
+
+    #[test]
+    fn requests_without_a_rewrite_or_with_a_hostile_one_are_left_alone() {
+        assert_eq!(restored("/api/admin"), "/api/admin");
+        assert_eq!(restored("/api/health?x=1"), "/api/health?x=1");
+        assert_eq!(
+            restored("/api/admin?__path=../health"),
+            "/api/admin?__path=../health"
+        );
+        assert_eq!(
+            restored("/api/admin?__path=jobs//1"),
+            "/api/admin?__path=jobs//1"
+        );
+        assert_eq!(
+            restored("/api/admin?__path=a%0d%0ab"),
+            "/api/admin?__path=a%0d%0ab"
+        );
+    }
 }

@@ -25,6 +25,7 @@ pub async fn run(app: &App, kind: JobKind, jobs: &[Job]) -> Vec<Result<(), JobEr
                 JobKind::CustomerEmail => crate::email::send(&app, &job).await,
                 JobKind::SlackAlert => crate::alerts::send(&app, &job).await,
                 JobKind::HelpdeskTicket => crate::support::helpdesk::deliver(&app, &job).await,
+                JobKind::AiDraft => crate::ai::draft(&app, &job).await,
                 JobKind::CrmUpsert => crate::crm::upsert_batch(&app, std::slice::from_ref(&job))
                     .await
                     .pop()
@@ -36,7 +37,8 @@ pub async fn run(app: &App, kind: JobKind, jobs: &[Job]) -> Vec<Result<(), JobEr
 }
 
 /// Side effects of a job going dead, in the transaction that records it:
-/// one Slack alert (never for a Slack job itself, to avoid loops).
+/// one Slack alert (never for a Slack job itself, to avoid loops); a dead
+/// `ai_draft` also sends its ticket to a person (`needs_human`, `ai_failed`).
 pub async fn on_dead(
     _app: &App,
     tx: &Transaction<'_>,
@@ -47,6 +49,9 @@ pub async fn on_dead(
 ) -> anyhow::Result<()> {
     if job.kind != JobKind::SlackAlert {
         crate::alerts::enqueue_dead_job(tx, job, error, reason, now).await?;
+    }
+    if job.kind == JobKind::AiDraft {
+        crate::ai::on_dead(tx, job, now).await?;
     }
     Ok(())
 }

@@ -15,6 +15,8 @@ pub enum JobKind {
     SlackAlert,
     /// POST a support ticket contact to the helpdesk (Standard Webhooks signed).
     HelpdeskTicket,
+    /// Draft a reply to a ticket contact with OpenAI (stored, never sent).
+    AiDraft,
 }
 
 /// How often and how patiently a kind is retried.
@@ -30,12 +32,13 @@ pub struct RetryPolicy {
 
 impl JobKind {
     /// Every kind, in sweep priority order (CRM first).
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::CrmUpsert,
         JobKind::AppWebhook,
         JobKind::CustomerEmail,
         JobKind::SlackAlert,
         JobKind::HelpdeskTicket,
+        JobKind::AiDraft,
     ];
 
     /// The stored name.
@@ -46,6 +49,7 @@ impl JobKind {
             Self::CustomerEmail => "customer_email",
             Self::SlackAlert => "slack_alert",
             Self::HelpdeskTicket => "helpdesk_ticket",
+            Self::AiDraft => "ai_draft",
         }
     }
 
@@ -62,6 +66,7 @@ impl JobKind {
             Self::CustomerEmail => "resend",
             Self::SlackAlert => "slack",
             Self::HelpdeskTicket => "helpdesk",
+            Self::AiDraft => "openai",
         }
     }
 
@@ -73,6 +78,7 @@ impl JobKind {
             Self::CustomerEmail => config.resend.is_some(),
             Self::SlackAlert => config.slack_webhook_url.is_some(),
             Self::HelpdeskTicket => config.helpdesk.is_some(),
+            Self::AiDraft => config.openai.is_some(),
         }
     }
 
@@ -80,6 +86,8 @@ impl JobKind {
     pub fn batch_size(self) -> i64 {
         match self {
             Self::CrmUpsert => 100,
+            // One round of calls (up to OPENAI_TIMEOUT_MS each) per claim.
+            Self::AiDraft => 8,
             _ => 25,
         }
     }
@@ -88,7 +96,9 @@ impl JobKind {
     /// the ceiling; worst-case total windows: CRM 8 attempts over ≤ ~63 min
     /// (30 s, 1, 2, 4, 8, 16, 32 min ceilings); app webhooks 12 attempts
     /// over ≤ ~6 h; emails 6 over ≤ ~1 h; Slack 5 over ≤ ~8 min; helpdesk
-    /// tickets 10 over ≤ ~3 h (a ticket must reach a person the same day).
+    /// tickets 10 over ≤ ~3 h (a ticket must reach a person the same day);
+    /// AI drafts 3 over ≤ ~3 min (30 s, 1 min ceilings, capped at 2 min: a
+    /// late draft is worth little, and a dead one sends the ticket to a person).
     pub fn policy(self) -> RetryPolicy {
         let (max_attempts, base_secs, cap_secs) = match self {
             Self::CrmUpsert => (8, 30, 3_600),
@@ -96,6 +106,7 @@ impl JobKind {
             Self::CustomerEmail => (6, 60, 3_600),
             Self::SlackAlert => (5, 30, 300),
             Self::HelpdeskTicket => (10, 30, 3_600),
+            Self::AiDraft => (3, 30, 120),
         };
         RetryPolicy {
             max_attempts,

@@ -35,6 +35,12 @@ pub enum Reason {
     DuplicateEvent,
     /// The job refers to something that no longer exists or cannot be built.
     MissingData,
+    /// AI: the budget store (Redis) could not answer; no call was made.
+    AiBudget,
+    /// AI: the model refused (`message.refusal` or a content filter).
+    AiRefused,
+    /// AI: the model's answer was not JSON, was cut off, or broke the schema.
+    AiInvalidOutput,
 }
 
 impl Reason {
@@ -54,6 +60,9 @@ impl Reason {
             Self::MaxAttempts => "max_attempts",
             Self::DuplicateEvent => "duplicate_event",
             Self::MissingData => "missing_data",
+            Self::AiBudget => "ai_budget",
+            Self::AiRefused => "ai_refused",
+            Self::AiInvalidOutput => "ai_invalid_output",
         }
     }
 }

@@ -88,7 +88,7 @@ fn target_state(fact: &Fact, current: MemberState) -> Option<MemberState> {
             SubStatus::Incomplete => None,
         },
         Fact::InvoicePaid { amount_paid, .. }
-            if *amount_paid > 0 && matches!(current, Lead | Trial | PastDue) =>
+            if *amount_paid > 0 && matches!(current, Lead | Trial | PastDue | Active) =>
         {
             Some(Active)
         }
@@ -129,7 +129,10 @@ pub async fn apply(
     if newer {
         changed_state = transition(&mut m, fact, created);
     }
-    if changed_state {
+    // A newer fact that confirms the current state (an invoice paid while
+    // active) is recorded too, so an older failure delivered late is stale.
+    let confirmed = newer && target_state(fact, m.state) == Some(m.state);
+    if changed_state || confirmed {
         m.last_event_created = Some(created);
         m.last_event_id = Some(event.id.clone());
     }

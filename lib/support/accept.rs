@@ -58,44 +58,78 @@ pub async fn accept(app: &App, intake: &Intake, keyed: Option<&Keyed>) -> anyhow
     let now = app.clock.now();
     let mut client = app.db.get().await.context("Failed to get a connection")?;
     let tx = client.transaction().await.context("Failed to begin")?;
-    let identity = Identity {
-        email: Some(intake.email.as_str().to_string()),
-        name: intake.name.clone(),
-        ..Identity::default()
-    };
-    let (member, created) = members::resolve(&*tx, &identity, now)
-        .await?
-        .context("an email always resolves to a member")?;
-    let since = now - Duration::hours(MERGE_WINDOW_HOURS);
-    let open = store::find_open(&*tx, intake.email.as_str(), since).await?;
-    let snapshot = store::snapshot(&*tx, &member, open.is_none(), now).await?;
-    let decision = rules::decide(intake.subject.as_deref(), &intake.message, member.state);
-    let (ticket_id, n, decision) = write_ticket(&tx, open, &member, intake, decision, &snapshot, now).await?;
-    let contact = Contact { ticket_id, n, intake, decision: &decision, snapshot: &snapshot, member_id: member.id };
-    let mut jobs = enqueue_jobs(&tx, contact, &member, now).await?;
-    jobs.extend(flag_member(app, &tx, member.clone(), created, ticket_id, n, now).await?);
-    // Hook point for AI drafts (another issue): enqueue `ai_draft` here, in
-    // this transaction, when AI is configured and allowed for the ticket's
-    // category; never for `needs_human` tickets, and never changing priority.
-    let status = if n == 1 { "open" } else { "merged" };
-    let body = json!({ "ticket_id": ticket_id, "priority": decision.priority.as_str(), "status": status });
-    let response = Stored { status: 202, body };
+    let accepted = store_contact(app, &tx, intake, now).await?;
     if let Some(k) = keyed {
-        if !idempotency::record(&*tx, k, &response, now).await? {
+        if !idempotency::record(&*tx, k, &accepted.response, now).await? {
             tx.rollback().await.context("Failed to roll back")?;
             let settled = idempotency::settled(&**client, k, now).await?;
             return Ok(Outcome::Settled(settled.unwrap_or(Begin::Reused)));
         }
     }
-    tx.commit().await.context("Failed to commit a support contact")?;
-    Ok(Outcome::Accepted(Accepted {
+    tx.commit()
+        .await
+        .context("Failed to commit a support contact")?;
+    Ok(Outcome::Accepted(accepted))
+}
+
+/// Member, rules, ticket, jobs, flag: everything but the commit.
+async fn store_contact(
+    app: &App,
+    tx: &Transaction<'_>,
+    intake: &Intake,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Accepted> {
+    let email = Some(intake.email.as_str().to_string());
+    let identity = Identity {
+        email,
+        name: intake.name.clone(),
+        ..Identity::default()
+    };
+    let (member, created) = members::resolve(tx, &identity, now)
+        .await?
+        .context("an email always resolves to a member")?;
+    let since = now - Duration::hours(MERGE_WINDOW_HOURS);
+    let open = store::find_open(tx, intake.email.as_str(), since).await?;
+    let snapshot = store::snapshot(tx, &member, open.is_none(), now).await?;
+    let decision = rules::decide(intake.subject.as_deref(), &intake.message, member.state);
+    let (ticket_id, n, decision) =
+        write_ticket(tx, open, &member, intake, decision, &snapshot, now).await?;
+    let (snapshot, member_id) = (&snapshot, member.id);
+    let contact = Contact {
         ticket_id,
-        member_id: member.id,
-        priority: decision.priority,
+        n,
+        intake,
+        decision: &decision,
+        snapshot,
+        member_id,
+    };
+    let mut jobs = enqueue_jobs(tx, contact, &member, now).await?;
+    jobs.extend(flag_member(app, tx, member, created, ticket_id, n, now).await?);
+    // Hook point for AI drafts (another issue): enqueue `ai_draft` here, in
+    // this transaction, when AI is configured and allowed for the ticket's
+    // category; never for `needs_human` tickets, and never changing priority.
+    Ok(answer(ticket_id, member_id, n, decision.priority, jobs))
+}
+
+/// The 202 body: `status` is `open` for a new ticket, `merged` when the
+/// contact joined the open one.
+fn answer(
+    ticket_id: Uuid,
+    member_id: Uuid,
+    n: i32,
+    priority: Priority,
+    jobs: Enqueued,
+) -> Accepted {
+    let status = if n == 1 { "open" } else { "merged" };
+    let body = json!({ "ticket_id": ticket_id, "priority": priority.as_str(), "status": status });
+    Accepted {
+        ticket_id,
+        member_id,
+        priority,
         merged: n > 1,
-        response,
+        response: Stored { status: 202, body },
         jobs,
-    }))
+    }
 }
 
 /// Opens a ticket, or adds contact n+1 to the open one with the combined
@@ -144,7 +178,11 @@ async fn enqueue_jobs(
             c.decision.priority.as_str(),
             mask_email(c.intake.email.as_str()),
             member.state.as_str(),
-            member.plan.as_deref().map(|p| format!(", {p}")).unwrap_or_default(),
+            member
+                .plan
+                .as_deref()
+                .map(|p| format!(", {p}"))
+                .unwrap_or_default(),
         );
         let key = format!("support_ticket:{}", c.ticket_id);
         if let Some(id) = crate::alerts::enqueue_alert(tx, key, text, Some(member.id), now).await? {

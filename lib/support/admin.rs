@@ -132,7 +132,9 @@ async fn resolve(
     actor: Option<Extension<Actor>>,
 ) -> Result<Response, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
-    let actor = actor.map(|Extension(a)| a.0).unwrap_or_else(|| "admin".into());
+    let actor = actor
+        .map(|Extension(a)| a.0)
+        .unwrap_or_else(|| "admin".into());
     let now = app.clock.now();
     let ticket = async {
         let mut client = app.db.get().await?;

@@ -55,60 +55,56 @@ impl From<InputError> for IntakeError {
     }
 }
 
-impl IntoResponse for IntakeError {
-    fn into_response(self) -> Response {
+impl IntakeError {
+    /// Status, stable code and message: the one status match.
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         use StatusCode as S;
-        let e = match &self {
-            Self::OriginNotAllowed => ApiError::new(
-                S::FORBIDDEN,
-                "origin_not_allowed",
-                "this origin may not post here",
-            ),
-            Self::Unauthorized(code) => ApiError::unauthorized(code),
-            Self::UnknownProvider => {
-                ApiError::new(S::BAD_REQUEST, "unknown_provider", "unknown provider")
-            }
-            Self::UnsupportedMediaType => ApiError::new(
+        match self {
+            Self::OriginNotAllowed => (S::FORBIDDEN, "origin_not_allowed", "origin not allowed"),
+            Self::Unauthorized(code) => (S::UNAUTHORIZED, code, "authentication failed"),
+            Self::UnknownProvider => (S::BAD_REQUEST, "unknown_provider", "unknown provider"),
+            Self::UnsupportedMediaType => (
                 S::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "send application/json or application/x-www-form-urlencoded",
             ),
-            Self::TooLarge => {
-                ApiError::new(S::PAYLOAD_TOO_LARGE, "payload_too_large", "body too large")
-            }
-            Self::Malformed(code) => ApiError::new(S::BAD_REQUEST, code, "unreadable body"),
-            Self::Fields(fields) => ApiError::new(
-                S::UNPROCESSABLE_ENTITY,
-                "invalid_fields",
-                "some fields are invalid",
-            )
-            .with_details(json!({ "fields": fields })),
-            Self::InvalidIdempotencyKey => ApiError::new(
+            Self::TooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large", "body too large"),
+            Self::Malformed(code) => (S::BAD_REQUEST, code, "unreadable body"),
+            Self::Fields(_) => (S::UNPROCESSABLE_ENTITY, "invalid_fields", "invalid fields"),
+            Self::InvalidIdempotencyKey => (
                 S::BAD_REQUEST,
                 "invalid_idempotency_key",
                 "Idempotency-Key must be 1-255 visible ASCII characters",
             ),
-            Self::RateLimited(secs) => {
-                let mut e = ApiError::new(S::TOO_MANY_REQUESTS, "rate_limited", "too many requests");
-                e.retry_after_secs = Some(*secs);
-                e
-            }
-            Self::InFlight => {
-                let mut e = ApiError::new(
-                    S::CONFLICT,
-                    "idempotency_in_flight",
-                    "a request with this Idempotency-Key is in progress; retry later",
-                );
-                e.retry_after_secs = Some(1);
-                e
-            }
-            Self::KeyReused => ApiError::new(
+            Self::RateLimited(_) => (S::TOO_MANY_REQUESTS, "rate_limited", "too many requests"),
+            Self::InFlight => (
+                S::CONFLICT,
+                "idempotency_in_flight",
+                "a request with this Idempotency-Key is in progress; retry later",
+            ),
+            Self::KeyReused => (
                 S::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",
                 "this Idempotency-Key was used with a different body",
             ),
-            Self::Unavailable => ApiError::unavailable("store_unavailable", 5),
+            Self::Unavailable => (S::SERVICE_UNAVAILABLE, "store_unavailable", "retry later"),
+        }
+    }
+}
+
+impl IntoResponse for IntakeError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        let mut e = ApiError::new(status, code, message);
+        e.retry_after_secs = match &self {
+            Self::RateLimited(secs) => Some(*secs),
+            Self::InFlight => Some(1),
+            Self::Unavailable => Some(5),
+            _ => None,
         };
+        if let Self::Fields(fields) = &self {
+            e = e.with_details(json!({ "fields": fields }));
+        }
         let mut res = e.into_response();
         if let Self::Unauthorized(_) = self {
             res.headers_mut().insert(

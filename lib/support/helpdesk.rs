@@ -106,9 +106,10 @@ pub async fn deliver(app: &App, job: &Job) -> Result<(), JobError> {
     let bytes = serde_json::to_vec(&job.payload["body"])
         .map_err(|_| JobError::permanent(Reason::MissingData, "unserialisable body"))?;
     let now = app.clock.now();
-    let headers = standard::headers(&hook.secret, msg_id, now.timestamp(), &bytes).map_err(|e| {
-        JobError::permanent(Reason::InvalidPayload, format!("cannot sign: {}", e.code()))
-    })?;
+    let headers =
+        standard::headers(&hook.secret, msg_id, now.timestamp(), &bytes).map_err(|e| {
+            JobError::permanent(Reason::InvalidPayload, format!("cannot sign: {}", e.code()))
+        })?;
     let mut req = app
         .http
         .post(&hook.url)

@@ -243,7 +243,11 @@ mod tests {
         let key = || IdempotencyKey::parse("k1").unwrap();
         let jane = Email::parse("Jane@example.com").unwrap();
         let a = Keyed::new(&jane, key(), b"{\"a\":1}");
-        let b = Keyed::new(&Email::parse("jane@EXAMPLE.com").unwrap(), key(), b"{\"a\":1}");
+        let b = Keyed::new(
+            &Email::parse("jane@EXAMPLE.com").unwrap(),
+            key(),
+            b"{\"a\":1}",
+        );
         assert_eq!((a.scope.clone(), a.hash.clone()), (b.scope, b.hash));
         let c = Keyed::new(&jane, key(), b"{\"a\":2}");
         assert_ne!(a.hash, c.hash);

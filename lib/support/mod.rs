@@ -5,7 +5,8 @@
 //!
 //! - [`routes`]: `POST /api/support/intake` (CORS, limits, the handler);
 //!   [`error`]: its error enum.
-//! - [`input`]: parsing and validation into newtypes (JSON, form posts);
+//! - [`input`]: parsing and validation (JSON, form posts) into the newtypes
+//!   of [`fields`];
 //!   [`postmark`]: Postmark inbound email mapped to the same shape.
 //! - [`rules`]: priority and routing, pure and table-tested.
 //! - [`accept`]: the one transaction; [`store`]: the ticket SQL.
@@ -16,6 +17,7 @@
 pub mod accept;
 pub mod admin;
 pub mod error;
+pub mod fields;
 pub mod helpdesk;
 pub mod idempotency;
 pub mod input;

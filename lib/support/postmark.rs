@@ -113,7 +113,9 @@ pub fn parse(body: &[u8]) -> Result<(Parsed, Option<String>), InputError> {
         .unwrap_or_else(|| EMPTY_BODY.to_string());
     let mut raw = Raw {
         email: from.and_then(|f| f.email.clone()).or(inbound.from.clone()),
-        name: from.and_then(|f| f.name.clone()).or(inbound.from_name.clone()),
+        name: from
+            .and_then(|f| f.name.clone())
+            .or(inbound.from_name.clone()),
         subject: inbound.subject.clone(),
         message: Some(message),
         source: Some("email".into()),
@@ -168,7 +170,10 @@ fn strip_tags(html: &str) -> String {
             (true, '>') => {
                 in_tag = false;
                 let name = tag.trim_start_matches('/').to_ascii_lowercase();
-                if ["br", "p", "div", "li", "tr"].iter().any(|t| name.starts_with(t)) {
+                if ["br", "p", "div", "li", "tr"]
+                    .iter()
+                    .any(|t| name.starts_with(t))
+                {
                     out.push('\n');
                 }
             }
@@ -208,10 +213,22 @@ mod tests {
         let good = format!("Basic {}", STANDARD.encode("postmark:s3cret"));
         assert_eq!(authenticate(Some(&a), &basic(&good)), Ok(()));
         let bad = format!("Basic {}", STANDARD.encode("postmark:s3cres"));
-        assert_eq!(authenticate(Some(&a), &basic(&bad)), Err("invalid_credentials"));
-        assert_eq!(authenticate(Some(&a), &HeaderMap::new()), Err("missing_credentials"));
-        assert_eq!(authenticate(Some(&a), &basic("Bearer x")), Err("missing_credentials"));
-        assert_eq!(authenticate(None, &basic(&good)), Err("inbound_not_configured"));
+        assert_eq!(
+            authenticate(Some(&a), &basic(&bad)),
+            Err("invalid_credentials")
+        );
+        assert_eq!(
+            authenticate(Some(&a), &HeaderMap::new()),
+            Err("missing_credentials")
+        );
+        assert_eq!(
+            authenticate(Some(&a), &basic("Bearer x")),
+            Err("missing_credentials")
+        );
+        assert_eq!(
+            authenticate(None, &basic(&good)),
+            Err("inbound_not_configured")
+        );
     }
 
     #[test]
@@ -224,7 +241,9 @@ mod tests {
             "Attachments": [{"Name": "a.pdf", "Content": "AAAA"}]
         });
         let (parsed, key) = parse(body.to_string().as_bytes()).unwrap();
-        let Parsed::Contact(c) = parsed else { panic!("honeypot") };
+        let Parsed::Contact(c) = parsed else {
+            panic!("honeypot")
+        };
         assert_eq!(key.as_deref(), Some("postmark-abc-123"));
         assert_eq!(c.subject.as_deref(), Some("Hi  there"));
         assert_eq!(c.message, "Hello you\nx<ok>");

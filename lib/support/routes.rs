@@ -59,7 +59,11 @@ fn cors(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(allow)
         .allow_methods([Method::POST])
-        .allow_headers([CONTENT_TYPE, ACCEPT, HeaderName::from_static("idempotency-key")])
+        .allow_headers([
+            CONTENT_TYPE,
+            ACCEPT,
+            HeaderName::from_static("idempotency-key"),
+        ])
         .expose_headers([
             HeaderName::from_static("x-request-id"),
             RETRY_AFTER,
@@ -96,8 +100,8 @@ async fn intake(
         tracing::info!("honeypot filled: answered 202, stored nothing");
         return Ok(decoy());
     };
-    let keyed = idempotency_key(&headers, implicit_key)?
-        .map(|k| Keyed::new(&intake.email, k, &bytes));
+    let keyed =
+        idempotency_key(&headers, implicit_key)?.map(|k| Keyed::new(&intake.email, k, &bytes));
     let token = match &keyed {
         None => None,
         Some(k) => match idempotency::begin(&app, k).await {
@@ -135,7 +139,9 @@ async fn admit(
 ) -> Result<Provider, IntakeError> {
     if let Some(origin) = headers.get(ORIGIN) {
         let allowed = &app.config.support_allowed_origins;
-        let ok = allowed.iter().any(|o| o == "*" || o.as_bytes() == origin.as_bytes());
+        let ok = allowed
+            .iter()
+            .any(|o| o == "*" || o.as_bytes() == origin.as_bytes());
         if !ok {
             return Err(IntakeError::OriginNotAllowed);
         }
@@ -157,7 +163,11 @@ async fn admit(
 }
 
 /// The body, within the provider's limit; 415 for another content type.
-async fn read_body(headers: &HeaderMap, body: Body, provider: Provider) -> Result<Bytes, IntakeError> {
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    provider: Provider,
+) -> Result<Bytes, IntakeError> {
     let limit = match provider {
         Provider::Web => MAX_BODY_BYTES,
         Provider::Postmark => MAX_INBOUND_EMAIL_BYTES,

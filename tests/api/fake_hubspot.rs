@@ -23,20 +23,27 @@ impl Respond for Upsert {
                 json!({ "id": contact_id(email), "new": true, "properties": { "email": email }, "archived": false })
             })
             .collect();
-        ResponseTemplate::new(200).set_body_json(json!({ "status": "COMPLETE", "results": results }))
+        ResponseTemplate::new(200)
+            .set_body_json(json!({ "status": "COMPLETE", "results": results }))
     }
 }
 
 /// The contact id the fake gives an email.
 pub fn contact_id(email: &str) -> String {
-    let n: u64 = email.bytes().fold(7u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64));
+    let n: u64 = email
+        .bytes()
+        .fold(7u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64));
     (n % 1_000_000_000).to_string()
 }
 
 /// A fake that always upserts.
 pub async fn start() -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path(UPSERT_PATH)).respond_with(Upsert).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(UPSERT_PATH))
+        .respond_with(Upsert)
+        .mount(&server)
+        .await;
     server
 }
 

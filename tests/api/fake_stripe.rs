@@ -104,7 +104,7 @@ impl FakeStripe {
     pub fn add(&self, events: impl IntoIterator<Item = Value>) {
         let mut s = self.state.lock().unwrap();
         s.events.extend(events);
-        s.events.sort_by(|a, b| order_key(b).cmp(&order_key(a)));
+        s.events.sort_by_key(|e| std::cmp::Reverse(order_key(e)));
     }
 
     /// The next `times` requests matching `when` get `fault`.
@@ -135,12 +135,12 @@ fn order_key(e: &Value) -> (i64, String) {
     )
 }
 
-/// An answer and its status (a `ResponseTemplate` does not expose it).
-type Answer = (u16, ResponseTemplate);
+/// An answer: status and JSON body (a `ResponseTemplate` hides its status).
+type Answer = (u16, Value);
 
 fn error(status: u16, kind: &str, code: &str, message: &str) -> Answer {
     let body = json!({ "error": { "type": kind, "code": code, "message": message } });
-    (status, ResponseTemplate::new(status).set_body_json(body))
+    (status, body)
 }
 
 impl Respond for Responder {
@@ -155,26 +155,35 @@ impl Respond for Responder {
             .headers
             .get("authorization")
             .and_then(|v| v.to_str().ok());
-        let (status, answer) = if auth != Some(format!("Bearer {}", s.key).as_str()) {
+        let mut retry_after = None;
+        let (status, body) = if auth != Some(format!("Bearer {}", s.key).as_str()) {
             error(401, "invalid_request_error", "", "Invalid API Key provided")
         } else if let Some(fault) = take_fault(&mut s.faults, &rec) {
             match fault {
                 Fault::Status(code) => error(code, "api_error", "", "injected failure"),
                 Fault::RateLimited { retry_after_secs } => {
-                    let (code, t) =
-                        error(429, "invalid_request_error", "rate_limit", "Too many requests");
-                    (code, t.insert_header("retry-after", retry_after_secs.to_string().as_str()))
+                    retry_after = Some(retry_after_secs.to_string());
+                    error(
+                        429,
+                        "invalid_request_error",
+                        "rate_limit",
+                        "Too many requests",
+                    )
                 }
             }
         } else {
             match list(&s.events, &rec) {
-                Ok(body) => (200, ResponseTemplate::new(200).set_body_json(body)),
+                Ok(body) => (200, body),
                 Err(e) => e,
             }
         };
         rec.status = status;
         s.requests.push(rec);
-        answer
+        let answer = ResponseTemplate::new(status).set_body_json(body);
+        match retry_after {
+            Some(secs) => answer.insert_header("retry-after", secs.as_str()),
+            None => answer,
+        }
     }
 }
 
@@ -212,17 +221,34 @@ fn list(events: &[Value], rec: &Recorded) -> Result<Value, Answer> {
     let limit = match rec.param("limit").map(str::parse::<usize>) {
         None => 10,
         Some(Ok(n)) if (1..=100).contains(&n) => n,
-        _ => return Err(error(400, "invalid_request_error", "parameter_invalid_integer", "limit")),
+        _ => {
+            return Err(error(
+                400,
+                "invalid_request_error",
+                "parameter_invalid_integer",
+                "limit",
+            ))
+        }
     };
     let after = rec.param("starting_after");
     let before = rec.param("ending_before");
     if after.is_some() && before.is_some() {
-        return Err(error(400, "invalid_request_error", "parameter_invalid", "Received both starting_after and ending_before parameters. Please pass in only one."));
+        return Err(error(
+            400,
+            "invalid_request_error",
+            "parameter_invalid",
+            "Received both starting_after and ending_before parameters. Please pass in only one.",
+        ));
     }
     let position = |id: &str| events.iter().position(|e| e["id"] == id);
     let cursor = match after.or(before) {
         Some(id) => Some(position(id).ok_or_else(|| {
-            error(400, "invalid_request_error", "resource_missing", "No such event")
+            error(
+                400,
+                "invalid_request_error",
+                "resource_missing",
+                "No such event",
+            )
         })?),
         None => None,
     };
@@ -233,7 +259,11 @@ fn list(events: &[Value], rec: &Recorded) -> Result<Value, Answer> {
         .collect();
     let (page, has_more): (Vec<&Value>, bool) = match (cursor, before.is_some()) {
         (Some(c), true) => {
-            let newer: Vec<&Value> = indexed.iter().filter(|(i, _)| *i < c).map(|(_, e)| *e).collect();
+            let newer: Vec<&Value> = indexed
+                .iter()
+                .filter(|(i, _)| *i < c)
+                .map(|(_, e)| *e)
+                .collect();
             let start = newer.len().saturating_sub(limit);
             (newer[start..].to_vec(), start > 0)
         }
@@ -243,7 +273,10 @@ fn list(events: &[Value], rec: &Recorded) -> Result<Value, Answer> {
                 .filter(|(i, _)| c.is_none_or(|c| *i > c))
                 .map(|(_, e)| *e)
                 .collect();
-            (rest.iter().take(limit).copied().collect(), rest.len() > limit)
+            (
+                rest.iter().take(limit).copied().collect(),
+                rest.len() > limit,
+            )
         }
     };
     Ok(json!({ "object": "list", "url": "/v1/events", "has_more": has_more, "data": page }))

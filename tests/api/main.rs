@@ -3,7 +3,9 @@
 //! Each test gets its own Postgres schema and Redis key prefix, so tests run
 //! in parallel without seeing each other.
 
+mod admin_console;
 mod admin_jobs;
+mod ai_draft;
 mod app_members;
 mod fake_hubspot;
 mod fake_stripe;
