@@ -10,7 +10,6 @@
 //!
 //! `source /tmp/ob-env; cargo bench --bench ai_overhead`
 
-#[allow(dead_code)]
 #[path = "../tests/api/helpers.rs"]
 mod helpers;
 
@@ -69,7 +68,7 @@ fn pipeline(answer: &[u8], allow: &[String]) -> usize {
     let sent = serde_json::to_vec(&body).unwrap();
     let value: Value = serde_json::from_slice(answer).unwrap();
     let c = openai::read_answer(&value).unwrap();
-    let v = guard::decide(false, &c.draft, allow);
+    let v = guard::decide(false, MESSAGE, &c.draft, allow);
     black_box(v);
     sent.len()
 }
@@ -105,7 +104,7 @@ fn steps(c: &mut Criterion) {
         .unwrap()
         .draft;
     c.bench_function("ai/guardrails", |b| {
-        b.iter(|| guard::decide(false, black_box(&draft), &allow))
+        b.iter(|| guard::decide(false, MESSAGE, black_box(&draft), &allow))
     });
     c.bench_function("ai/pipeline", |b| {
         b.iter(|| pipeline(black_box(&answer), &allow))
@@ -136,7 +135,7 @@ async fn store_step() {
         .unwrap()
         .get(0);
     let c = openai::read_answer(&serde_json::from_slice(&answer_bytes()).unwrap()).unwrap();
-    let v = guard::decide(false, &c.draft, &[]);
+    let v = guard::decide(false, MESSAGE, &c.draft, &[]);
     let mut samples = Vec::new();
     for n in 1..=2_000 {
         let started = Instant::now();

@@ -3,7 +3,7 @@
 //! one member and ONE timeline merged from everything opsbridge knows about
 //! them — timeline lines (state changes, links, support), stored Stripe
 //! events with their outcome, outbox jobs (dead ones included) and tickets
-//! (when the support tables exist). Newest first, capped.
+//! and AI drafts (when those tables exist). Newest first, capped.
 //!
 //! Stripe events come from the `events` table (type, outcome, via), so the
 //! timeline's own `stripe_event` lines, which repeat them, are left out.
@@ -159,7 +159,8 @@ const CORE: &str = r#"
       FROM events WHERE member_id = $1
     UNION ALL
     SELECT updated_at, 'job', kind,
-           concat_ws(' ', kind, state, '(' || reason || ')', 'after ' || attempts || ' attempt(s)'), state,
+           concat_ws(' ', kind, state, '(' || reason || ')',
+                     CASE WHEN attempts > 0 THEN 'after ' || attempts || ' attempt(s)' END), state,
            jsonb_build_object('job_id', id, 'state', state, 'reason', reason, 'attempts', attempts,
                               'upstream_status', upstream_status, 'last_error', last_error,
                               'note', note, 'created_at', created_at)
@@ -175,22 +176,36 @@ const TICKETS: &str = r#"
                               'message', left(message, 2000), 'last_contact_at', last_contact_at)
       FROM tickets WHERE member_id = $1"#;
 
+/// AI drafts of the member's tickets (only when the drafts migration is
+/// applied): summary, status and who decided; the reply text stays in the
+/// drafts section.
+const DRAFTS: &str = r#"
+    UNION ALL
+    SELECT d.created_at, 'draft', 'ai_draft', d.category || ' draft: ' || d.summary, d.status,
+           jsonb_build_object('draft_id', d.id, 'ticket_id', d.ticket_id, 'status', d.status,
+                              'reasons', d.reasons, 'approved_by', d.approved_by, 'rejected_by', d.rejected_by,
+                              'edited_by', d.edited_by)
+      FROM ai_drafts d JOIN tickets t ON t.id = d.ticket_id WHERE t.member_id = $1"#;
+
 /// The merged timeline, newest first, at most `limit` entries.
 pub async fn timeline(
     client: &impl GenericClient,
     member_id: Uuid,
     limit: i64,
 ) -> anyhow::Result<Vec<Value>> {
-    let has_tickets: bool = client
-        .query_one("SELECT to_regclass('tickets') IS NOT NULL", &[])
+    let row = client
+        .query_one(
+            "SELECT to_regclass('tickets') IS NOT NULL, to_regclass('ai_drafts') IS NOT NULL",
+            &[],
+        )
         .await
-        .context("Failed to look for the tickets table")?
-        .get(0);
-    let tickets = if has_tickets { TICKETS } else { "" };
+        .context("Failed to look for the support tables")?;
+    let tickets = if row.get(0) { TICKETS } else { "" };
+    let drafts = if row.get(0) && row.get(1) { DRAFTS } else { "" };
     let sql = format!(
         "SELECT jsonb_build_object('at', at, 'source', source, 'kind', kind, 'summary', summary,
                                    'outcome', outcome, 'data', data)
-           FROM ({CORE}{tickets}) entries ORDER BY at DESC LIMIT $2"
+           FROM ({CORE}{tickets}{drafts}) entries ORDER BY at DESC LIMIT $2"
     );
     let rows = client
         .query(&sql, &[&member_id, &limit])

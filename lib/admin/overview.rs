@@ -107,9 +107,9 @@ async fn outbox(client: &impl GenericClient, now: DateTime<Utc>) -> anyhow::Resu
         .context("Failed to count jobs by reason")?;
     let row = client
         .query_one(
-            r#"SELECT (SELECT count(*) FROM jobs WHERE state = 'succeeded' AND updated_at > $1 - interval '24 hours'),
-                      (SELECT EXTRACT(EPOCH FROM ($1 - min(created_at)))::float8 FROM jobs WHERE state = 'pending'),
-                      (SELECT EXTRACT(EPOCH FROM ($1 - min(run_at)))::float8 FROM jobs WHERE state = 'pending' AND run_at <= $1)"#,
+            r#"SELECT (SELECT count(*) FROM jobs WHERE state = 'succeeded' AND updated_at > $1::timestamptz - interval '24 hours'),
+                      (SELECT EXTRACT(EPOCH FROM ($1::timestamptz - min(created_at)))::float8 FROM jobs WHERE state = 'pending'),
+                      (SELECT EXTRACT(EPOCH FROM ($1::timestamptz - min(run_at)))::float8 FROM jobs WHERE state = 'pending' AND run_at <= $1)"#,
             &[&now],
         )
         .await

@@ -5,6 +5,7 @@
 //! | rule                                                            | reason                  |
 //! |-----------------------------------------------------------------|-------------------------|
 //! | the ticket's rules say `needs_human`                            | `ticket_needs_human`    |
+//! | the customer text looks like a prompt injection ("ignore previous instructions", "you are now", `system:`, HTML comments, our delimiters) | `suspected_injection` |
 //! | the model flags a billing / access / refund change              | `model_flagged_billing`, `model_flagged_access`, `model_flagged_refund` |
 //! | the model's category is billing, refund or access               | `sensitive_category`    |
 //! | the model's confidence is below [`MIN_CONFIDENCE`]              | `low_confidence`        |
@@ -53,142 +54,56 @@ pub struct Verdict {
     pub reasons: Vec<&'static str>,
 }
 
-/// Phrase lists per text rule (see the module table).
-const TEXT_RULES: &[(&str, &[&str])] = &[
-    (
-        "mentions_money",
-        &[
-            "usd",
-            "eur",
-            "gbp",
-            "cad",
-            "aud",
-            "chf",
-            "jpy",
-            "inr",
-            "dollar*",
-            "euro*",
-            "pound*",
-            "cent",
-            "cents",
-            "price*",
-            "pricing",
-            "invoice*",
-            "charg*",
-            "credit*",
-            "discount*",
-            "coupon*",
-            "fee",
-            "fees",
-            "payment*",
-            "billing",
-            "bill",
-            "billed",
-            "paid",
-            "pay",
-            "prorat*",
-        ],
-    ),
-    (
-        "mentions_refund",
-        &[
-            "refund*",
-            "money back",
-            "reimburs*",
-            "chargeback*",
-            "compensat*",
-        ],
-    ),
-    (
-        "mentions_plan_change",
-        &[
-            "your plan",
-            "new plan",
-            "plan change*",
-            "change* plan",
-            "change your plan",
-            "plan is",
-            "plan has",
-            "pro plan",
-            "paid plan",
-            "free plan",
-            "business plan",
-            "team plan",
-            "starter plan",
-            "basic plan",
-            "upgrad*",
-            "downgrad*",
-            "enterprise",
-            "premium",
-            "vip",
-            "tier*",
-            "subscription*",
-            "trial*",
-            "seat*",
-        ],
-    ),
-    (
-        "mentions_cancellation",
-        &[
-            "cancel*",
-            "terminat*",
-            "unsubscrib*",
-            "delete your account",
-            "close your account",
-            "deleting your account",
-            "closing your account",
-            "account deletion",
-        ],
-    ),
-    (
-        "mentions_credentials",
-        &[
-            "password*",
-            "passcode*",
-            "passphrase*",
-            "credential*",
-            "token*",
-            "api key*",
-            "apikey*",
-            "secret*",
-            "2fa",
-            "mfa",
-            "otp",
-            "one time code",
-            "verification code*",
-            "security code*",
-            "recovery code*",
-            "backup code*",
-            "login code*",
-            "ssh key*",
-            "private key*",
-        ],
-    ),
-    (
-        "mentions_access",
-        &[
-            "admin",
-            "admins",
-            "administrator*",
-            "permission*",
-            "full access",
-            "grant*",
-            "unlock*",
-            "unban*",
-            "reactivat*",
-            "role",
-            "roles",
-            "owner",
-            "ownership",
-        ],
-    ),
+/// Phrases per text rule (see the module table), `|`-separated.
+const TEXT_RULES: &[(&str, &str)] = &[
+    ("mentions_money", "usd|eur|gbp|cad|aud|chf|jpy|inr|dollar*|euro*|pound*|cent|cents|price*|pricing|\
+        invoice*|charg*|credit*|discount*|coupon*|fee|fees|payment*|billing|bill|billed|paid|pay|prorat*"),
+    ("mentions_refund", "refund*|money back|reimburs*|chargeback*|compensat*"),
+    ("mentions_plan_change", "your plan|new plan|plan change*|change* plan|change your plan|plan is|\
+        plan has|pro plan|paid plan|free plan|business plan|team plan|starter plan|basic plan|upgrad*|\
+        downgrad*|enterprise|premium|vip|tier*|subscription*|trial*|seat*"),
+    ("mentions_cancellation", "cancel*|terminat*|unsubscrib*|delete your account|close your account|\
+        deleting your account|closing your account|account deletion"),
+    ("mentions_credentials", "password*|passcode*|passphrase*|credential*|token*|api key*|apikey*|\
+        secret*|2fa|mfa|otp|one time code|verification code*|security code*|recovery code*|\
+        backup code*|login code*|ssh key*|private key*"),
+    ("mentions_access", "admin|admins|administrator*|permission*|full access|grant*|unlock*|unban*|\
+        reactivat*|role|roles|owner|ownership"),
 ];
 
-/// Decides a model draft's status.
-pub fn decide(ticket_needs_human: bool, d: &ModelDraft, allowlist: &[String]) -> Verdict {
+/// Phrases in customer text that try to steer the model (whole words,
+/// case-insensitive), `|`-separated; and raw markers checked as substrings.
+const INJECTION_PHRASES: &str = "ignore previous|ignore all previous|ignore the previous|\
+    ignore prior|ignore the above|ignore your instructions|disregard previous|disregard all|\
+    disregard the above|forget your instructions|forget previous|you are now|new instructions|\
+    system prompt|developer mode|jailbreak|pretend you are|pretend to be|act as|from now on";
+const INJECTION_MARKERS: &[&str] = &[
+    "<!--",
+    "<<<",
+    ">>>",
+    "customer_text",
+    "[inst]",
+    "<|",
+    "|>",
+    "system:",
+    "assistant:",
+    "[system]",
+];
+
+/// Decides a model draft's status; `customer_text` is the raw text the
+/// customer sent (subject and messages), checked for injection attempts.
+pub fn decide(
+    ticket_needs_human: bool,
+    customer_text: &str,
+    d: &ModelDraft,
+    allowlist: &[String],
+) -> Verdict {
     let mut reasons = Vec::new();
     if ticket_needs_human {
         reasons.push("ticket_needs_human");
+    }
+    if looks_like_injection(customer_text) {
+        reasons.push("suspected_injection");
     }
     for (flag, reason) in [
         (d.mentions_billing_change, "model_flagged_billing"),
@@ -227,7 +142,7 @@ pub fn text_reasons(text: &str, allowlist: &[String]) -> Vec<&'static str> {
     let words = words(text);
     let mut reasons = Vec::new();
     for (reason, phrases) in TEXT_RULES {
-        let hit = phrases.iter().any(|p| contains_phrase(&words, p))
+        let hit = phrases.split('|').any(|p| contains_phrase(&words, p))
             || (*reason == "mentions_money" && has_amount(text));
         if hit {
             reasons.push(*reason);
@@ -237,6 +152,16 @@ pub fn text_reasons(text: &str, allowlist: &[String]) -> Vec<&'static str> {
         reasons.push("link_not_allowed");
     }
     reasons
+}
+
+/// Whether customer text tries to talk to the model rather than to us.
+pub fn looks_like_injection(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let words = words(&lower);
+    INJECTION_MARKERS.iter().any(|m| lower.contains(m))
+        || INJECTION_PHRASES
+            .split('|')
+            .any(|p| contains_phrase(&words, p))
 }
 
 /// Currency symbols anywhere, or a digit followed by `%`.

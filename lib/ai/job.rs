@@ -137,7 +137,8 @@ pub async fn draft(app: &App, job: &Job) -> Result<(), JobError> {
         }
     }
     let c = openai::complete(&app.http, cfg, &prompt, ctx.member_id, now).await?;
-    let verdict = guard::decide(ctx.needs_human, &c.draft, &app.config.ai.link_allowlist);
+    let allowlist = &app.config.ai.link_allowlist;
+    let verdict = guard::decide(ctx.needs_human, &ctx.customer_text(), &c.draft, allowlist);
     save(app, ticket_id, n, &c, &verdict)
         .await
         .map_err(db_failed)?;

@@ -150,7 +150,7 @@ pub async fn edit(
     let reply = text_field(&body, "draft_reply", MAX_REPLY_CHARS, "invalid_draft_reply")?;
     let actor = actor_name(actor);
     let now = app.clock.now();
-    let result = async {
+    let draft = async {
         let mut client = app.db.get().await?;
         let tx = client.transaction().await?;
         let row = tx

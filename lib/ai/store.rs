@@ -36,6 +36,15 @@ pub struct TicketContext {
 }
 
 impl TicketContext {
+    /// The raw customer text (subjects and messages), for the guardrails.
+    pub fn customer_text(&self) -> String {
+        self.contacts
+            .iter()
+            .map(|(_, subject, message)| format!("{}\n{message}", subject.as_deref().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// The prompt's input (approved fields only).
     pub fn prompt_input(&self) -> PromptInput<'_> {
         PromptInput {

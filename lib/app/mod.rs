@@ -7,6 +7,8 @@
 
 pub mod access;
 pub mod events;
+#[cfg(test)]
+mod events_tests;
 pub mod ingest;
 pub mod metrics;
 pub mod routes;

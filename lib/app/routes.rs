@@ -116,25 +116,38 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// Token, content type, size, JSON, fields: the checks in the order a caller
+/// fixes them.
+async fn read_event(app: &App, headers: &HeaderMap, body: Body) -> Result<AppEvent, EventsError> {
+    require_bearer(headers, app.config.app_api_token.as_ref())
+        .map_err(EventsError::Unauthorized)?;
+    if !is_json(headers) {
+        return Err(EventsError::UnsupportedMediaType);
+    }
+    let bytes = to_bytes(body, MAX_BODY_BYTES).await.map_err(|e| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if c.is::<http_body_util::LengthLimitError>() {
+                return EventsError::TooLarge;
+            }
+            cause = c.source();
+        }
+        EventsError::InvalidJson
+    })?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|_| EventsError::InvalidJson)?;
+    if !value.is_object() {
+        return Err(EventsError::InvalidJson);
+    }
+    AppEvent::parse(&value).map_err(EventsError::InvalidFields)
+}
+
 async fn events(
     State(app): State<App>,
     background: Background,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, EventsError> {
-    require_bearer(&headers, app.config.app_api_token.as_ref())
-        .map_err(EventsError::Unauthorized)?;
-    if !is_json(&headers) {
-        return Err(EventsError::UnsupportedMediaType);
-    }
-    let bytes = to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|_| EventsError::TooLarge)?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|_| EventsError::InvalidJson)?;
-    if !value.is_object() {
-        return Err(EventsError::InvalidJson);
-    }
-    let event = AppEvent::parse(&value).map_err(EventsError::InvalidFields)?;
+    let event = read_event(&app, &headers, body).await?;
     let ingested = match ingest(&app, &event).await {
         Ok(i) => i,
         Err(IngestError::InFlight) => return Err(EventsError::InFlight),

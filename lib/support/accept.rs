@@ -105,9 +105,10 @@ async fn store_contact(
     };
     let mut jobs = enqueue_jobs(tx, contact, &member, now).await?;
     jobs.extend(flag_member(app, tx, member, created, ticket_id, n, now).await?);
-    // Hook point for AI drafts (another issue): enqueue `ai_draft` here, in
-    // this transaction, when AI is configured and allowed for the ticket's
-    // category; never for `needs_human` tickets, and never changing priority.
+    // AI drafts: `ai_draft` in this transaction when OpenAI is configured and
+    // not paused, unless the ticket has an `AI_SKIP_TAGS` tag (see `ai::job`).
+    // It never changes the ticket; a `needs_human` draft waits for approval.
+    jobs.extend(crate::ai::enqueue_for_ticket(app, tx, ticket_id, n, now).await?);
     Ok(answer(ticket_id, member_id, n, decision.priority, jobs))
 }
 

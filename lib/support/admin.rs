@@ -135,39 +135,43 @@ async fn resolve(
     let actor = actor
         .map(|Extension(a)| a.0)
         .unwrap_or_else(|| "admin".into());
-    let now = app.clock.now();
-    let ticket = async {
-        let mut client = app.db.get().await?;
-        let tx = client.transaction().await?;
-        let row = tx
-            .query_opt(
-                "SELECT status, member_id FROM tickets WHERE id = $1 FOR UPDATE",
-                &[&id],
-            )
-            .await
-            .context("Failed to lock a ticket")?;
-        let Some(row) = row else { return anyhow::Ok(None) };
-        let (status, member_id): (String, Option<Uuid>) = (row.get(0), row.get(1));
-        if status == "open" {
-            tx.execute(
-                "UPDATE tickets SET status = 'resolved', resolved_at = $2, updated_at = $2 WHERE id = $1",
-                &[&id, &now],
-            )
-            .await
-            .context("Failed to resolve a ticket")?;
-            if let Some(member_id) = member_id {
-                clear_flag(&*tx, member_id, id, &actor, now).await?;
-            }
-        }
-        let ticket = load(&*tx, id).await?;
-        tx.commit().await.context("Failed to commit a resolve")?;
-        Ok(ticket)
-    }
-    .await
-    .map_err(db_error)?
-    .ok_or_else(not_found)?;
+    let ticket = resolve_ticket(&app, id, &actor)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(not_found)?;
     tracing::info!(ticket_id = %id, actor = %actor, "ticket resolved");
     Ok(escaped(&json!({ "ticket": ticket })))
+}
+
+/// Resolves an open ticket (a resolved one is left as is) and answers the
+/// ticket; `None` when it does not exist.
+async fn resolve_ticket(app: &App, id: Uuid, actor: &str) -> anyhow::Result<Option<Value>> {
+    let now = app.clock.now();
+    let mut client = app.db.get().await?;
+    let tx = client.transaction().await?;
+    let row = tx
+        .query_opt(
+            "SELECT status, member_id FROM tickets WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await
+        .context("Failed to lock a ticket")?;
+    let Some(row) = row else { return Ok(None) };
+    let (status, member_id): (String, Option<Uuid>) = (row.get(0), row.get(1));
+    if status == "open" {
+        tx.execute(
+            "UPDATE tickets SET status = 'resolved', resolved_at = $2, updated_at = $2 WHERE id = $1",
+            &[&id, &now],
+        )
+        .await
+        .context("Failed to resolve a ticket")?;
+        if let Some(member_id) = member_id {
+            clear_flag(&*tx, member_id, id, actor, now).await?;
+        }
+    }
+    let ticket = load(&*tx, id).await?;
+    tx.commit().await.context("Failed to commit a resolve")?;
+    Ok(ticket)
 }
 
 /// Clears `needs_support` when the member has no other open ticket, and

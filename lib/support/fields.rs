@@ -110,6 +110,15 @@ impl Source {
         }
     }
 
+    /// The optional `source` field: absent or blank is `Form`; anything
+    /// unknown is `invalid_source`.
+    pub fn field(value: Option<&str>) -> Result<Self, &'static str> {
+        match value.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(Self::Form),
+            Some(s) => Self::parse(s).ok_or("invalid_source"),
+        }
+    }
+
     /// Parses a name; `None` for anything else.
     pub fn parse(s: &str) -> Option<Self> {
         [Self::Form, Self::Portal, Self::Email, Self::Chat]

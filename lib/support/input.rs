@@ -145,19 +145,13 @@ pub fn parse_form(body: &[u8]) -> Result<Parsed, InputError> {
 /// Validates raw fields into a contact (or the honeypot), collecting every
 /// field's error at once.
 pub fn validate(raw: Raw, mode: Mode) -> Result<Parsed, InputError> {
-    if raw
-        .honeypot
-        .as_deref()
-        .is_some_and(|h| !h.trim().is_empty())
-    {
+    let filled = |h: &str| !h.trim().is_empty();
+    if raw.honeypot.as_deref().is_some_and(filled) {
         return Ok(Parsed::Honeypot);
     }
     let mut errors = raw.errors;
-    let email = match raw.email.as_deref().map(Email::parse) {
-        Some(Ok(e)) => Some(e),
-        Some(Err(code)) => note(&mut errors, "email", Err::<Email, _>(code)),
-        None => note(&mut errors, "email", Err::<Email, _>("required")),
-    };
+    let email = raw.email.as_deref().map_or(Err("required"), Email::parse);
+    let email = note(&mut errors, "email", email);
     let name = text(raw.name.as_deref(), false, MAX_NAME_CHARS, mode);
     let name = note(&mut errors, "name", name);
     let subject = text(raw.subject.as_deref(), false, MAX_SUBJECT_CHARS, mode);
@@ -165,16 +159,7 @@ pub fn validate(raw: Raw, mode: Mode) -> Result<Parsed, InputError> {
     let message = text(raw.message.as_deref(), true, MAX_MESSAGE_CHARS, mode)
         .and_then(|m| m.ok_or("required"));
     let message = note(&mut errors, "message", message);
-    let source = match raw
-        .source
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        None => Ok(Source::Form),
-        Some(s) => Source::parse(s).ok_or("invalid_source"),
-    };
-    let source = note(&mut errors, "source", source);
+    let source = note(&mut errors, "source", Source::field(raw.source.as_deref()));
     let metadata = note(&mut errors, "metadata", metadata(raw.metadata, mode));
     match (email, message, source, metadata) {
         (Some(email), Some(message), Some(source), Some(metadata)) if errors.is_empty() => {

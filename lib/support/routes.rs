@@ -22,10 +22,10 @@ use serde_json::json;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 
-use super::accept::{accept, Outcome};
+use super::accept::{accept, Accepted, Outcome};
 use super::error::IntakeError;
 use super::idempotency::{self, Begin, IdempotencyKey, Keyed, Stored};
-use super::input::{self, Parsed};
+use super::input::{self, Intake, Parsed};
 use super::{limits, postmark};
 use crate::http::Background;
 use crate::state::App;
@@ -118,6 +118,12 @@ async fn intake(
         Outcome::Accepted(a) => a,
         Outcome::Settled(other) => return settled(other),
     };
+    Ok(respond(app, background, &intake, accepted))
+}
+
+/// Logs the contact (masked email), hands its jobs to the background and
+/// answers 202.
+fn respond(app: App, background: Background, intake: &Intake, accepted: Accepted) -> Response {
     tracing::info!(
         ticket_id = %accepted.ticket_id, member_id = %accepted.member_id,
         priority = accepted.priority.as_str(), merged = accepted.merged,
@@ -128,7 +134,7 @@ async fn intake(
         let jobs = accepted.jobs;
         background.spawn(async move { crate::jobs::run_now(&app, jobs).await });
     }
-    Ok(reply(&accepted.response, false))
+    reply(&accepted.response, false)
 }
 
 /// Origin, provider and its credentials, per-IP limit.
@@ -244,11 +250,7 @@ fn idempotency_key(
 }
 
 /// Per-email limit, then the transaction.
-async fn store(
-    app: &App,
-    intake: &input::Intake,
-    keyed: Option<&Keyed>,
-) -> Result<Outcome, IntakeError> {
+async fn store(app: &App, intake: &Intake, keyed: Option<&Keyed>) -> Result<Outcome, IntakeError> {
     limits::check_email(app, &intake.email)
         .await
         .map_err(|l| IntakeError::RateLimited(l.retry_after_secs))?;

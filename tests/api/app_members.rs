@@ -74,8 +74,14 @@ impl Fakes {
             .map(|r| {
                 let headers = StandardHeaders::from_map(&r.headers).expect("headers");
                 let t: i64 = headers.timestamp.expect("timestamp").parse().unwrap();
-                standard::verify(&[Secret::new(APP_WEBHOOK_SECRET)], &headers, &r.body, 300, t)
-                    .expect("a valid Standard Webhooks signature");
+                standard::verify(
+                    &[Secret::new(APP_WEBHOOK_SECRET)],
+                    &headers,
+                    &r.body,
+                    300,
+                    t,
+                )
+                .expect("a valid Standard Webhooks signature");
                 (headers.id.unwrap().to_string(), r.body_json().unwrap())
             })
             .collect()
@@ -104,17 +110,30 @@ pub async fn flush(t: &TestApp) {
 /// POSTs an app event with the token and JSON content type.
 pub async fn post_event(t: &TestApp, body: &Value) -> TestResponse {
     let auth = format!("Bearer {APP_API_TOKEN}");
-    let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
-    t.request(Method::POST, "/api/members/events", &headers, serde_json::to_vec(body).unwrap())
-        .await
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    t.request(
+        Method::POST,
+        "/api/members/events",
+        &headers,
+        serde_json::to_vec(body).unwrap(),
+    )
+    .await
 }
 
 /// `GET /api/members/access?{query}` with the token.
 pub async fn get_access(t: &TestApp, query: &str) -> TestResponse {
     let auth = format!("Bearer {APP_API_TOKEN}");
     let uri = format!("/api/members/access?{query}");
-    t.request(Method::GET, &uri, &[("authorization", auth.as_str())], axum::body::Body::empty())
-        .await
+    t.request(
+        Method::GET,
+        &uri,
+        &[("authorization", auth.as_str())],
+        axum::body::Body::empty(),
+    )
+    .await
 }
 
 /// A `user.signed_up` event.

@@ -265,3 +265,4 @@ async fn an_event_listed_late_inside_the_overlap_is_still_recovered() {
     assert_eq!(body["new"], 3, "{body}");
     each_event_applied_once(&t, 9).await;
 }
+mod zz_profile;

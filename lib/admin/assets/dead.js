@@ -107,6 +107,7 @@ export async function load(more = false) {
   if (!more) list.replaceChildren();
   list.append(...page.jobs.map(item));
   fillSelect(byId('dead-reason'), page.jobs.map((j) => j.reason).filter(Boolean));
+  fillSelect(byId('dead-kind'), page.jobs.map((j) => j.kind));
   cursor = page.next_cursor;
   byId('dead-more').hidden = !cursor;
   if (!list.children.length) state(list, 'empty', 'No dead job matches this filter. Nothing is stuck.');

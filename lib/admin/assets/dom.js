@@ -54,15 +54,16 @@ export function describe(error) {
 }
 
 const TONES = {
-  good: ['ok', 'succeeded', 'applied', 'active', 'trial', 'full', 'enabled', 'running', 'resolved'],
-  warn: ['pending', 'held', 'grace', 'past_due', 'stale', 'never_run', 'paused', 'open', 'high'],
-  bad: ['dead', 'missed', 'failing', 'invalid', 'degraded', 'canceled', 'none', 'urgent', 'failed'],
+  good: ['ok', 'succeeded', 'applied', 'active', 'trial', 'full', 'enabled', 'running', 'resolved', 'approved', 'ready'],
+  warn: ['pending', 'held', 'grace', 'past_due', 'stale', 'never_run', 'paused', 'open', 'high', 'pending_approval'],
+  bad: ['dead', 'missed', 'failing', 'invalid', 'degraded', 'canceled', 'none', 'urgent', 'failed', 'rejected'],
 };
 
 /** A small coloured label; tone is inferred from common words unless given. */
 export function badge(text, tone) {
-  const t = tone || Object.keys(TONES).find((k) => TONES[k].includes(String(text))) || 'plain';
-  return h('span', { class: `badge ${t}`, text });
+  const known = Object.keys(TONES).find((k) => TONES[k].includes(String(text)));
+  const shown = known ? String(text).replaceAll('_', ' ') : String(text);
+  return h('span', { class: `badge ${tone || known || 'plain'}`, text: shown });
 }
 
 /** A <time> with the local date and time, and the exact instant on hover. */
@@ -80,7 +81,7 @@ export function time(iso) {
 export function ago(iso) {
   if (!iso) return 'never';
   const secs = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
-  return `${duration(Math.max(secs, 0))} ago`;
+  return secs < 10 ? 'just now' : `${duration(secs)} ago`;
 }
 
 /** A duration in seconds, compact: 45 s, 12 min, 3 h, 2 d. */

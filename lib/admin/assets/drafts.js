@@ -15,14 +15,19 @@ function fields(d) {
   const ticket = d.ticket || {};
   return {
     id: d.id,
-    subject: ticket.subject ?? d.subject ?? '',
-    customer: ticket.message ?? d.customer_text ?? d.ticket_message ?? d.message ?? '',
+    subject: d.customer_subject ?? ticket.subject ?? d.subject ?? '',
+    customer: d.customer_text ?? ticket.message ?? d.message ?? '',
     draft: d.draft_reply ?? d.draft ?? d.body ?? d.text ?? '',
     category: d.category,
     urgency: d.urgency,
-    reasons: d.reasons || d.approval_reasons || [],
+    reasons: d.reasons || [],
+    confidence: d.confidence,
     created: d.created_at,
   };
+}
+
+function confidence(c) {
+  return typeof c === 'number' ? `model confidence ${Math.round(c * 100)} %` : '';
 }
 
 function removeItem(li, text) {
@@ -68,8 +73,8 @@ function editor(li, f, shown) {
 
 function rejectForm(li, f) {
   const id = `draft-reject-${f.id}`;
-  const input = h('input', { id, type: 'text', maxlength: '500', autocomplete: 'off' });
-  const form = h('form', { class: 'inline stack' }, h('label', { for: id, text: 'Why reject it?' }), input,
+  const input = h('input', { id, type: 'text', maxlength: '2000', autocomplete: 'off', required: true });
+  const form = h('form', { class: 'inline stack' }, h('label', { for: id, text: 'Why reject it? (required)' }), input,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'danger', text: 'Reject draft' }),
       h('button', { type: 'button', text: 'Cancel', onclick: () => form.remove() })));
   form.addEventListener('submit', (event) => {
@@ -103,7 +108,8 @@ function item(d) {
   });
   li.append(
     h('p', { class: 'meta' }, f.category ? badge(f.category, 'plain') : null, f.urgency ? badge(f.urgency) : null,
-      ...f.reasons.map((r) => badge(r, 'warn')), h('span', { class: 'muted', text: f.created ? ago(f.created) : '' })),
+      ...f.reasons.map((r) => badge(r, 'warn')),
+      h('span', { class: 'muted', text: [confidence(f.confidence), f.created ? ago(f.created) : ''].filter(Boolean).join(' · ') })),
     h('div', { class: 'side-by-side' },
       h('div', { class: 'col' }, h('h3', { text: 'Customer wrote' }),
         f.subject ? h('p', { class: 'subject', text: f.subject }) : null,

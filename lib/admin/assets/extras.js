@@ -12,7 +12,7 @@ let pendingSince = null;
 
 function scalarPairs(data) {
   return Object.entries(data)
-    .filter(([, v]) => v === null || typeof v !== 'object')
+    .filter(([k, v]) => k !== 'ok' && k !== 'status' && (v === null || typeof v !== 'object'))
     .map(([k, v]) => [k.replaceAll('_', ' '), v === null ? '—' : String(v)]);
 }
 

@@ -11,6 +11,7 @@ let ctx = { show: () => {} };
 let last = null;
 let generation = 0;
 
+const SOURCES = { timeline: 'member', stripe: 'stripe', job: 'job', ticket: 'ticket', draft: 'AI draft' };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Which identity a typed value is, when the select says "auto". */
@@ -62,7 +63,7 @@ function entry(e) {
   return h('li', { class: `entry source-${e.source}` },
     h('div', { class: 'when' }, time(e.at)),
     h('div', { class: 'what' },
-      h('p', { class: 'meta' }, badge(e.source, 'plain'), h('strong', { text: e.kind }), e.outcome ? badge(e.outcome) : null),
+      h('p', { class: 'meta' }, badge(SOURCES[e.source] || e.source, 'plain'), h('strong', { text: e.kind }), e.outcome ? badge(e.outcome) : null),
       h('p', { class: 'summary', text: e.summary }),
       message,
       retry ? h('div', { class: 'actions' }, retry) : null,
@@ -75,8 +76,8 @@ function render(result) {
     ? h('ol', { class: 'timeline', 'aria-label': 'Timeline, newest first' }, list.map(entry))
     : h('p', { class: 'status', 'data-kind': 'empty', text: 'Nothing on this member’s timeline yet.' });
   const note = list.length >= result.limit ? h('p', { class: 'muted', text: `Showing the newest ${result.limit} entries.` }) : null;
-  byId('member-result').replaceChildren(memberCard(result.member),
-    h('h2', { class: 'section-title', text: `Timeline (${list.length})` }), note, timeline);
+  const parts = [memberCard(result.member), h('h2', { class: 'section-title', text: `Timeline (${list.length})` }), note, timeline];
+  byId('member-result').replaceChildren(...parts.filter(Boolean));
 }
 
 /** Looks a member up and renders the result. */

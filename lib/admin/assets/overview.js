@@ -35,8 +35,8 @@ function renderOutbox(outbox) {
   states.append(h('li', {}, badge('succeeded'), ` ${outbox.succeeded_last_24h} (24 h)`));
   const reasons = h('ul', { class: 'rows', 'aria-label': 'Jobs by reason' });
   for (const r of outbox.by_reason) {
-    reasons.append(h('li', {}, h('span', { text: `${r.kind} · ${r.reason}` }), badge(r.state),
-      h('strong', { text: r.count })));
+    reasons.append(h('li', {}, h('span', { text: `${r.kind} · ${r.reason}` }),
+      h('span', {}, badge(r.state), h('strong', { class: 'count', text: ` ${r.count}` }))));
   }
   if (!outbox.by_reason.length) reasons.append(h('li', { class: 'muted', text: 'No job is waiting for a reason.' }));
   body('card-outbox').replaceChildren(states, pairs([
@@ -60,12 +60,22 @@ function renderSignatures(sig) {
   const node = body('card-signatures');
   if (!sig || !sig.available) return state(node, 'error', 'Redis is unavailable: no count.');
   const tone = sig.last_hour > 0 ? 'bad' : 'good';
-  node.replaceChildren(h('p', { class: 'big' }, badge(String(sig.last_hour), tone)),
+  node.replaceChildren(h('p', { class: `big ${tone}`, text: String(sig.last_hour) }),
     h('p', { class: 'muted', text: 'Stripe signature failures, this hour and the previous one.' }));
 }
 
 function percent(rate) {
   return rate === null || rate === undefined ? '—' : `${Math.round(rate * 100)} %`;
+}
+
+/** Ticket → first draft latency from the drafts API, if deployed. */
+async function draftLatency() {
+  try {
+    const d = await api('/api/admin/drafts/metrics');
+    return d.ticket_to_first_draft || null;
+  } catch {
+    return null;
+  }
 }
 
 /** Business outcomes: the overview's copy, or GET /api/admin/metrics. */
@@ -85,13 +95,14 @@ async function renderOutcomes(metrics, gen) {
   const pta = m.payment_to_access || {};
   const rec = m.failed_payment_recovery || {};
   const paid = m.paid_checkouts || {};
-  const draft = m.ticket_to_first_draft || m.ticket_to_draft;
+  const draft = m.ticket_to_first_draft || (await draftLatency());
+  if (gen !== generation) return;
   node.replaceChildren(pairs([
     ['Paid checkouts → active', `${paid.reached_active ?? '—'} of ${paid.paid ?? '—'}`],
     ['Payment → access p50', millis(pta.p50_ms)],
     ['Payment → access p95', millis(pta.p95_ms)],
     ['Failed payments recovered in 24 h', `${rec.recovered_within_24h ?? '—'} of ${rec.failed ?? '—'} (${percent(rec.rate)})`],
-    ['Ticket → first draft', draft ? `p50 ${millis(draft.p50_ms)} · p95 ${millis(draft.p95_ms)}` : 'not measured yet'],
+    ['Ticket → first draft', draft ? `p50 ${millis(draft.p50_ms)} · p95 ${millis(draft.p95_ms)}` : 'not available yet'],
   ]), h('p', { class: 'muted', text: `Last ${m.window_days ?? 30} days.` }));
 }
 

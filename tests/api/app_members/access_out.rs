@@ -20,13 +20,20 @@ async fn the_access_endpoint_refuses_strangers_answers_now_and_is_never_cached()
     assert_eq!(no_token.status, StatusCode::UNAUTHORIZED);
     assert_eq!(no_token.json()["error"]["code"], "missing_token");
     let wrong = t
-        .request(Method::GET, "/api/members/access?user_id=usr_acc",
-                 &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))], axum::body::Body::empty())
+        .request(
+            Method::GET,
+            "/api/members/access?user_id=usr_acc",
+            &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))],
+            axum::body::Body::empty(),
+        )
         .await;
     assert_eq!(wrong.json()["error"]["code"], "invalid_token");
     let neither = get_access(&t, "").await;
     assert_eq!(neither.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(neither.json()["error"]["details"]["fields"]["user_id"], "missing");
+    assert_eq!(
+        neither.json()["error"]["details"]["fields"]["user_id"],
+        "missing"
+    );
     let unknown = get_access(&t, "email=nobody%40example.com").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.json()["error"]["code"], "member_not_found");
@@ -37,8 +44,18 @@ async fn the_access_endpoint_refuses_strangers_answers_now_and_is_never_cached()
     let a = by_email.json();
     assert_eq!(a["member_id"], created.json()["member_id"]);
     assert_eq!(
-        (a["user_id"].as_str(), a["state"].as_str(), a["access"].as_str(), a["reason"].as_str()),
-        (Some("usr_acc"), Some("lead"), Some("none"), Some("no_subscription"))
+        (
+            a["user_id"].as_str(),
+            a["state"].as_str(),
+            a["access"].as_str(),
+            a["reason"].as_str()
+        ),
+        (
+            Some("usr_acc"),
+            Some("lead"),
+            Some("none"),
+            Some("no_subscription")
+        )
     );
     assert!(a["access_until"].is_null() && a["plan"].is_null());
     assert_eq!(a["updated_at"], "2026-11-23T10:00:00Z");
@@ -51,18 +68,35 @@ async fn the_access_endpoint_refuses_strangers_answers_now_and_is_never_cached()
 async fn a_checkout_for_a_signed_up_user_lands_on_the_same_member_with_full_access() {
     let fakes = Fakes::start().await;
     let t = fakes.spawn().await;
-    let signed = post_event(&t, &signup("evt_link_1", "usr_link", "jane.doe@example.com")).await;
+    let signed = post_event(
+        &t,
+        &signup("evt_link_1", "usr_link", "jane.doe@example.com"),
+    )
+    .await;
     flush(&t).await;
     let now = t.clock_now().timestamp();
-    let ev = checkout_completed("evt_1LinkCheckout", now - 5, CUS, "Jane.Doe@EXAMPLE.com", Some("usr_link"));
+    let ev = checkout_completed(
+        "evt_1LinkCheckout",
+        now - 5,
+        CUS,
+        "Jane.Doe@EXAMPLE.com",
+        Some("usr_link"),
+    );
     assert_eq!(t.post_stripe(&ev).await.status, StatusCode::OK);
     flush(&t).await;
     assert_eq!(t.count("members").await, 1);
     let access = get_access(&t, "user_id=usr_link").await.json();
     assert_eq!(access["member_id"], signed.json()["member_id"]);
-    assert_eq!((access["state"].as_str(), access["access"].as_str()), (Some("active"), Some("full")));
+    assert_eq!(
+        (access["state"].as_str(), access["access"].as_str()),
+        (Some("active"), Some("full"))
+    );
     let hooks = fakes.hooks().await;
-    let full: Vec<&Value> = hooks.iter().map(|(_, b)| b).filter(|b| b["data"]["access"] == "full").collect();
+    let full: Vec<&Value> = hooks
+        .iter()
+        .map(|(_, b)| b)
+        .filter(|b| b["data"]["access"] == "full")
+        .collect();
     assert_eq!(full.len(), 1, "one webhook granting access: {hooks:?}");
     assert_eq!(full[0]["type"], "member.access_changed");
     assert_eq!(full[0]["data"]["user_id"], "usr_link");
@@ -81,8 +115,24 @@ async fn shuffled_billing(seed: u64) {
     let email = "shuf@example.com";
     let mut events = vec![
         checkout_completed("evt_1ShufCheckout", t0, CUS, email, Some("usr_shuf")),
-        invoice("evt_1ShufFailed01", "invoice.payment_failed", t0 + 100, CUS, "in_shuf", email, false),
-        invoice("evt_1ShufPaid0001", "invoice.paid", t0 + 200, CUS, "in_shuf", email, true),
+        invoice(
+            "evt_1ShufFailed01",
+            "invoice.payment_failed",
+            t0 + 100,
+            CUS,
+            "in_shuf",
+            email,
+            false,
+        ),
+        invoice(
+            "evt_1ShufPaid0001",
+            "invoice.paid",
+            t0 + 200,
+            CUS,
+            "in_shuf",
+            email,
+            true,
+        ),
     ];
     events.extend(events.clone());
     events.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
@@ -94,18 +144,32 @@ async fn shuffled_billing(seed: u64) {
     }
     flush(&t).await;
     let hooks = fakes.hooks().await;
-    let sequences: Vec<i64> = hooks.iter().map(|(_, b)| b["data"]["sequence"].as_i64().unwrap()).collect();
-    assert!(sequences.windows(2).all(|w| w[0] < w[1]), "seed {seed}: {sequences:?}");
+    let sequences: Vec<i64> = hooks
+        .iter()
+        .map(|(_, b)| b["data"]["sequence"].as_i64().unwrap())
+        .collect();
+    assert!(
+        sequences.windows(2).all(|w| w[0] < w[1]),
+        "seed {seed}: {sequences:?}"
+    );
     let last = &hooks.last().unwrap().1["data"];
     let access = get_access(&t, "user_id=usr_shuf").await.json();
     assert_eq!(last["access"], access["access"], "seed {seed}");
     assert_eq!(last["state"], access["state"], "seed {seed}");
-    assert_eq!(access["access"], "full", "seed {seed}: the newest event says paid");
-    assert_eq!(t.count_where("jobs", "kind = 'app_webhook' AND state <> 'succeeded'").await, 0);
+    assert_eq!(
+        access["access"], "full",
+        "seed {seed}: the newest event says paid"
+    );
+    assert_eq!(
+        t.count_where("jobs", "kind = 'app_webhook' AND state <> 'succeeded'")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
-async fn shuffled_and_repeated_billing_events_deliver_increasing_sequences_ending_at_the_current_access() {
+async fn shuffled_and_repeated_billing_events_deliver_increasing_sequences_ending_at_the_current_access(
+) {
     for seed in [1, 7, 42, 2026] {
         shuffled_billing(seed).await;
     }

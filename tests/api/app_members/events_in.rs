@@ -19,15 +19,25 @@ async fn a_signup_is_one_lead_and_its_replay_is_a_duplicate_of_the_same_member()
     let first = post_event(&t, &signup("evt_app_1", "usr_1", "Jane@Example.com")).await;
     assert_eq!(first.status, StatusCode::ACCEPTED);
     let body = first.json();
-    assert_eq!((body["state"].as_str(), body["duplicate"].as_bool()), (Some("lead"), Some(false)));
+    assert_eq!(
+        (body["state"].as_str(), body["duplicate"].as_bool()),
+        (Some("lead"), Some(false))
+    );
     let again = post_event(&t, &signup("evt_app_1", "usr_1", "Jane@Example.com")).await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.json()["duplicate"], true);
     assert_eq!(again.json()["member_id"], body["member_id"]);
     let m = t.member_by_email("jane@example.com").await.unwrap();
-    assert_eq!((m["app_user_id"].as_str(), m["state"].as_str()), (Some("usr_1"), Some("lead")));
+    assert_eq!(
+        (m["app_user_id"].as_str(), m["state"].as_str()),
+        (Some("usr_1"), Some("lead"))
+    );
     assert_eq!(m["name"], "Jane Doe");
-    assert_eq!(t.count_where("events", "source = 'app' AND outcome = 'applied'").await, 1);
+    assert_eq!(
+        t.count_where("events", "source = 'app' AND outcome = 'applied'")
+            .await,
+        1
+    );
     assert_eq!(t.count_where("jobs", "kind = 'crm_upsert'").await, 1);
     assert_eq!(t.count_where("jobs", "kind = 'app_webhook'").await, 1);
 }
@@ -71,7 +81,12 @@ async fn twenty_concurrent_signups_of_one_person_make_one_member_and_one_crm_job
     let answers = futures::future::join_all(posts).await;
     let first_id = answers[0].json()["member_id"].clone();
     for a in &answers {
-        assert_eq!(a.status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&a.body));
+        assert_eq!(
+            a.status,
+            StatusCode::ACCEPTED,
+            "{}",
+            String::from_utf8_lossy(&a.body)
+        );
         assert_eq!(a.json()["member_id"], first_id);
     }
     assert_eq!(t.count("members").await, 1);
@@ -80,7 +95,11 @@ async fn twenty_concurrent_signups_of_one_person_make_one_member_and_one_crm_job
     assert_eq!(t.count_where("jobs", "kind = 'app_webhook'").await, 1);
     // CRM and app webhook are not configured here: the jobs wait, held.
     t.drain().await;
-    assert_eq!(t.count_where("jobs", "state = 'held' AND reason = 'not_configured'").await, 2);
+    assert_eq!(
+        t.count_where("jobs", "state = 'held' AND reason = 'not_configured'")
+            .await,
+        2
+    );
 }
 
 #[tokio::test]
@@ -95,26 +114,121 @@ async fn bad_input_is_refused_with_its_own_code_and_nothing_is_written() {
         edit(&mut v);
         serde_json::to_vec(&v).unwrap()
     };
-    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<u8>, u16, &'a str, Option<(&'a str, &'a str)>);
+    type Case<'a> = (
+        Vec<(&'a str, &'a str)>,
+        Vec<u8>,
+        u16,
+        &'a str,
+        Option<(&'a str, &'a str)>,
+    );
     let cases: Vec<Case> = vec![
         (vec![json_ct], good.clone(), 401, "missing_token", None),
-        (vec![json_ct, ("authorization", "Bearer nope")], good.clone(), 401, "invalid_token", None),
-        (vec![auth, ("content-type", "text/plain")], good.clone(), 415, "unsupported_media_type", None),
-        (vec![auth], good.clone(), 415, "unsupported_media_type", None),
-        (vec![auth, json_ct], b"{not json".to_vec(), 400, "invalid_json", None),
-        (vec![auth, json_ct], b"[1,2]".to_vec(), 400, "invalid_json", None),
-        (vec![auth, json_ct], vec![b' '; 64 * 1024 + 1], 413, "payload_too_large", None),
-        (vec![auth, json_ct], field(&|v| v["id"] = json!(null)), 422, "invalid_fields", Some(("id", "missing"))),
-        (vec![auth, json_ct], field(&|v| v["type"] = json!("user.deleted")), 422, "invalid_fields", Some(("type", "unknown_type"))),
-        (vec![auth, json_ct], field(&|v| { v.as_object_mut().unwrap().remove("user_id"); }), 422, "invalid_fields", Some(("user_id", "missing"))),
-        (vec![auth, json_ct], field(&|v| v["email"] = json!("bad@")), 422, "invalid_fields", Some(("email", "invalid_email"))),
-        (vec![auth, json_ct], field(&|v| { v.as_object_mut().unwrap().remove("email"); }), 422, "invalid_fields", Some(("email", "missing"))),
-        (vec![auth, json_ct], field(&|v| v["name"] = json!("n".repeat(201))), 422, "invalid_fields", Some(("name", "too_long"))),
-        (vec![auth, json_ct], field(&|v| v["occurred_at"] = json!("last tuesday")), 422, "invalid_fields", Some(("occurred_at", "invalid_time"))),
+        (
+            vec![json_ct, ("authorization", "Bearer nope")],
+            good.clone(),
+            401,
+            "invalid_token",
+            None,
+        ),
+        (
+            vec![auth, ("content-type", "text/plain")],
+            good.clone(),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            vec![auth],
+            good.clone(),
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            vec![auth, json_ct],
+            b"{not json".to_vec(),
+            400,
+            "invalid_json",
+            None,
+        ),
+        (
+            vec![auth, json_ct],
+            b"[1,2]".to_vec(),
+            400,
+            "invalid_json",
+            None,
+        ),
+        (
+            vec![auth, json_ct],
+            vec![b' '; 64 * 1024 + 1],
+            413,
+            "payload_too_large",
+            None,
+        ),
+        (
+            vec![auth, json_ct],
+            field(&|v| v["id"] = json!(null)),
+            422,
+            "invalid_fields",
+            Some(("id", "missing")),
+        ),
+        (
+            vec![auth, json_ct],
+            field(&|v| v["type"] = json!("user.deleted")),
+            422,
+            "invalid_fields",
+            Some(("type", "unknown_type")),
+        ),
+        (
+            vec![auth, json_ct],
+            field(&|v| {
+                v.as_object_mut().unwrap().remove("user_id");
+            }),
+            422,
+            "invalid_fields",
+            Some(("user_id", "missing")),
+        ),
+        (
+            vec![auth, json_ct],
+            field(&|v| v["email"] = json!("bad@")),
+            422,
+            "invalid_fields",
+            Some(("email", "invalid_email")),
+        ),
+        (
+            vec![auth, json_ct],
+            field(&|v| {
+                v.as_object_mut().unwrap().remove("email");
+            }),
+            422,
+            "invalid_fields",
+            Some(("email", "missing")),
+        ),
+        (
+            vec![auth, json_ct],
+            field(&|v| v["name"] = json!("n".repeat(201))),
+            422,
+            "invalid_fields",
+            Some(("name", "too_long")),
+        ),
+        (
+            vec![auth, json_ct],
+            field(&|v| v["occurred_at"] = json!("last tuesday")),
+            422,
+            "invalid_fields",
+            Some(("occurred_at", "invalid_time")),
+        ),
     ];
     for (headers, body, status, code, field_code) in cases {
-        let res = t.request(Method::POST, "/api/members/events", &headers, body).await;
-        assert_eq!(res.status.as_u16(), status, "{code}: {}", String::from_utf8_lossy(&res.body));
+        let res = t
+            .request(Method::POST, "/api/members/events", &headers, body)
+            .await;
+        assert_eq!(
+            res.status.as_u16(),
+            status,
+            "{code}: {}",
+            String::from_utf8_lossy(&res.body)
+        );
         let err = &res.json()["error"];
         assert_eq!(err["code"], code);
         assert!(err["request_id"].as_str().is_some_and(|r| !r.is_empty()));
@@ -123,7 +237,14 @@ async fn bad_input_is_refused_with_its_own_code_and_nothing_is_written() {
         }
         assert!(!String::from_utf8_lossy(&res.body).contains("bad@example.com"));
     }
-    let res = t.request(Method::GET, "/api/members/events", &[auth], axum::body::Body::empty()).await;
+    let res = t
+        .request(
+            Method::GET,
+            "/api/members/events",
+            &[auth],
+            axum::body::Body::empty(),
+        )
+        .await;
     assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED);
     no_rows(&t).await;
 }
@@ -131,7 +252,11 @@ async fn bad_input_is_refused_with_its_own_code_and_nothing_is_written() {
 #[tokio::test]
 async fn an_event_in_flight_gets_409_and_nothing_is_written() {
     let t = spawn_app().await;
-    t.app.kv.set("app_event:evt_busy", "inflight:other", 10_000).await.unwrap();
+    t.app
+        .kv
+        .set("app_event:evt_busy", "inflight:other", 10_000)
+        .await
+        .unwrap();
     let res = post_event(&t, &signup("evt_busy", "usr_busy", "busy@example.com")).await;
     assert_eq!(res.status, StatusCode::CONFLICT);
     assert_eq!(res.json()["error"]["code"], "in_flight");
@@ -149,8 +274,14 @@ async fn user_updated_changes_email_and_name_on_the_same_member() {
     assert_eq!(b.status, StatusCode::ACCEPTED);
     assert_eq!(a.json()["member_id"], b.json()["member_id"]);
     assert_eq!(t.count("members").await, 1);
-    let m = t.member_by_email("new@example.com").await.expect("email changed");
-    assert_eq!((m["name"].as_str(), m["sequence"].as_i64()), (Some("Jane Q"), Some(2)));
+    let m = t
+        .member_by_email("new@example.com")
+        .await
+        .expect("email changed");
+    assert_eq!(
+        (m["name"].as_str(), m["sequence"].as_i64()),
+        (Some("Jane Q"), Some(2))
+    );
     assert_eq!(t.count_where("jobs", "kind = 'crm_upsert'").await, 2);
     // An older update arriving late never overwrites the newer email.
     let late = json!({"id": "evt_u0", "type": "user.updated", "user_id": "usr_u",
@@ -167,10 +298,12 @@ async fn an_email_taken_by_another_member_is_409_and_nothing_changes() {
     post_event(&t, &signup("evt_t2", "usr_b", "b@example.com")).await;
     let lead = json!({"id": "evt_t3", "type": "lead.captured", "email": "lead@example.com"});
     assert_eq!(post_event(&t, &lead).await.status, StatusCode::ACCEPTED);
-    let (events, jobs, timeline) = (t.count("events").await, t.count("jobs").await, t.count("timeline").await);
-    let steal = |id: &str, email: &str| {
-        json!({"id": id, "type": "user.updated", "user_id": "usr_a", "email": email})
-    };
+    let (events, jobs, timeline) = (
+        t.count("events").await,
+        t.count("jobs").await,
+        t.count("timeline").await,
+    );
+    let steal = |id: &str, email: &str| json!({"id": id, "type": "user.updated", "user_id": "usr_a", "email": email});
     for (id, email) in [("evt_t4", "B@example.com"), ("evt_t5", "lead@example.com")] {
         let res = post_event(&t, &steal(id, email)).await;
         assert_eq!(res.status, StatusCode::CONFLICT, "{email}");
@@ -179,10 +312,16 @@ async fn an_email_taken_by_another_member_is_409_and_nothing_changes() {
     // A signup under another account's email is refused the same way.
     let res = post_event(&t, &signup("evt_t6", "usr_c", "a@example.com")).await;
     assert_eq!(res.json()["error"]["code"], "email_taken");
-    assert_eq!((t.count("events").await, t.count("jobs").await), (events, jobs));
+    assert_eq!(
+        (t.count("events").await, t.count("jobs").await),
+        (events, jobs)
+    );
     assert_eq!(t.count("timeline").await, timeline);
     assert_eq!(t.count("members").await, 3);
-    assert_eq!(t.member_by_email("b@example.com").await.unwrap()["app_user_id"], "usr_b");
+    assert_eq!(
+        t.member_by_email("b@example.com").await.unwrap()["app_user_id"],
+        "usr_b"
+    );
     // The refused id was not burnt: once fixed, the same id is accepted.
     let ok = post_event(&t, &steal("evt_t4", "a2@example.com")).await;
     assert_eq!(ok.status, StatusCode::ACCEPTED);
@@ -198,5 +337,8 @@ async fn a_lead_then_a_signup_with_the_same_email_link_to_one_member() {
     assert_eq!(a.json()["member_id"], b.json()["member_id"]);
     let m = t.member_by_email("lee@example.com").await.unwrap();
     assert_eq!(m["app_user_id"], "usr_lee");
-    assert_eq!(m["sequence"], 2, "linking the user id is an exported change");
+    assert_eq!(
+        m["sequence"], 2,
+        "linking the user id is an exported change"
+    );
 }
