@@ -91,6 +91,27 @@ fn db_failed(e: anyhow::Error) -> JobError {
     }
 }
 
+/// The ticket and contact a job names.
+fn target(job: &Job) -> Option<(Uuid, i32)> {
+    let ticket_id = job.payload["ticket_id"].as_str()?;
+    let n = job.payload["contact_n"].as_i64()?;
+    Some((Uuid::parse_str(ticket_id).ok()?, i32::try_from(n).ok()?))
+}
+
+/// Loads what drafting the job's contact needs.
+async fn load(app: &App, job: &Job) -> Result<(Uuid, i32, store::TicketContext), JobError> {
+    let (ticket_id, n) =
+        target(job).ok_or_else(|| JobError::permanent(Reason::MissingData, "job has no ticket"))?;
+    let ctx = async {
+        let client = app.db.get().await?;
+        store::context(&**client, ticket_id, n).await
+    }
+    .await
+    .map_err(db_failed)?
+    .ok_or_else(|| JobError::permanent(Reason::MissingData, "the ticket or contact is gone"))?;
+    Ok((ticket_id, n, ctx))
+}
+
 /// Runs one `ai_draft` job (see the module doc).
 pub async fn draft(app: &App, job: &Job) -> Result<(), JobError> {
     let Some(cfg) = &app.config.openai else {
@@ -99,25 +120,7 @@ pub async fn draft(app: &App, job: &Job) -> Result<(), JobError> {
             "openai is not configured",
         ));
     };
-    let ticket_id = job.payload["ticket_id"]
-        .as_str()
-        .and_then(|s| Uuid::parse_str(s).ok());
-    let n = job.payload["contact_n"]
-        .as_i64()
-        .and_then(|n| i32::try_from(n).ok());
-    let (Some(ticket_id), Some(n)) = (ticket_id, n) else {
-        return Err(JobError::permanent(
-            Reason::MissingData,
-            "job has no ticket",
-        ));
-    };
-    let ctx = async {
-        let client = app.db.get().await?;
-        store::context(&**client, ticket_id, n).await
-    }
-    .await
-    .map_err(db_failed)?
-    .ok_or_else(|| JobError::permanent(Reason::MissingData, "the ticket or contact is gone"))?;
+    let (ticket_id, n, ctx) = load(app, job).await?;
     if ctx.drafted {
         return Ok(());
     }
@@ -192,11 +195,8 @@ async fn save(
 /// A dead `ai_draft` job: its ticket goes to a person (`ai_failed`), in the
 /// transaction that records the death.
 pub async fn on_dead(tx: &impl GenericClient, job: &Job, now: DateTime<Utc>) -> anyhow::Result<()> {
-    let Some(ticket_id) = job.payload["ticket_id"]
-        .as_str()
-        .and_then(|s| Uuid::parse_str(s).ok())
-    else {
-        return Ok(());
-    };
-    store::flag_ticket(tx, ticket_id, REASON_FAILED, now).await
+    match target(job) {
+        Some((ticket_id, _)) => store::flag_ticket(tx, ticket_id, REASON_FAILED, now).await,
+        None => Ok(()),
+    }
 }
