@@ -17,8 +17,93 @@ pub fn init() {
         .with_span_list(false)
         .with_target(false)
         .with_env_filter(filter)
-        .with_writer(std::io::stdout)
+        .with_writer(RedactingStdout)
         .try_init();
+}
+
+/// Stdout, with every email-looking string masked before it is written: a
+/// last line of defence for addresses that reach a log line inside an
+/// upstream or database error message (`Key (email)=(...) already exists`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RedactingStdout;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for RedactingStdout {
+    type Writer = LineBuffer;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LineBuffer(Vec::with_capacity(256))
+    }
+}
+
+/// One log line, buffered, redacted and written on drop.
+pub struct LineBuffer(Vec<u8>);
+
+impl std::io::Write for LineBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LineBuffer {
+    fn drop(&mut self) {
+        let line = String::from_utf8_lossy(&self.0);
+        let out = redact_emails(&line);
+        let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
+    }
+}
+
+fn is_local(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"._%+-".contains(&c)
+}
+
+fn is_domain(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'.' || c == b'-'
+}
+
+/// Masks every `local@domain.tld` (or URL-encoded `local%40domain.tld`) in
+/// `text` to `l***@domain.tld`. Already masked addresses are left alone.
+pub fn redact_emails(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let at_len = if b[i] == b'@' {
+            1
+        } else if b[i..].starts_with(b"%40") {
+            3
+        } else {
+            0
+        };
+        if at_len == 0 {
+            i += 1;
+            continue;
+        }
+        let mut start = i;
+        while start > copied && is_local(b[start - 1]) {
+            start -= 1;
+        }
+        let mut end = i + at_len;
+        while end < b.len() && is_domain(b[end]) {
+            end += 1;
+        }
+        let domain = &text[i + at_len..end];
+        if start < i && domain.contains('.') {
+            out.push_str(&text[copied..start]);
+            out.push_str(&text[start..start + 1]);
+            out.push_str("***@");
+            out.push_str(domain);
+            copied = end;
+        }
+        i = end.max(i + 1);
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// Masks an email for logs: `jane@example.com` → `j***@example.com`.
@@ -49,6 +134,28 @@ mod tests {
         assert_eq!(mask_email("jane.doe@example.com"), "j***@example.com");
         assert_eq!(mask_email("not-an-email"), "***");
         assert_eq!(mask_email("@example.com"), "***");
+    }
+
+    #[test]
+    fn emails_inside_log_lines_are_masked_wherever_they_appear() {
+        let line = r#"{"error":"Key (email_lower)=(jane.doe@example.com) already exists","url":"/x?email=bob%40corp.io"}"#;
+        let out = redact_emails(line);
+        assert!(
+            !out.contains("jane.doe@") && !out.contains("bob%40"),
+            "{out}"
+        );
+        assert!(
+            out.contains("(j***@example.com)") && out.contains("b***@corp.io"),
+            "{out}"
+        );
+        assert_eq!(
+            redact_emails("already j***@example.com masked"),
+            "already j***@example.com masked"
+        );
+        assert_eq!(
+            redact_emails("no email @ here, a@b, x@"),
+            "no email @ here, a@b, x@"
+        );
     }
 
     #[test]

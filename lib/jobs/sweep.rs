@@ -108,6 +108,7 @@ pub async fn sweep(app: &App, budget: Duration) -> anyhow::Result<SweepSummary> 
         PRUNE_BATCH,
     )
     .await?;
+    s.pruned += crate::support::idempotency::prune(&**client, now, PRUNE_BATCH).await?;
     s.remaining_due = store::count_due(&**client, now).await?;
     s.duration_ms = started.elapsed().as_millis() as u64;
     tracing::info!(

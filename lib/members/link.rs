@@ -182,7 +182,7 @@ async fn merge(
         keep.last_event_created = gone.last_event_created;
         keep.last_event_id = gone.last_event_id.clone();
     }
-    for table in ["events", "timeline"] {
+    for table in ["events", "timeline", "tickets"] {
         tx.execute(
             &format!("UPDATE {table} SET member_id = $1 WHERE member_id = $2"),
             &[&keep.id, &gone.id],

@@ -122,7 +122,12 @@ pub async fn apply(
             jobs,
         });
     };
-    let before = (!is_new).then(|| member.clone());
+    // `resolve` fills missing identities in memory: the stored row is the
+    // true "before", so linking a user id or customer id is an exported change.
+    let before = match is_new {
+        true => None,
+        false => members::store::lock(tx, member.id).await?,
+    };
     let mut m = member;
     let newer = m.is_newer(created, &event.id);
     let mut changed_state = false;

@@ -184,6 +184,24 @@ pub async fn load(
     }))
 }
 
+/// Deletes up to `batch` records older than [`TTL_HOURS`]: a few on every
+/// keyed request, and a large batch on every sweep, so the table stays small.
+pub async fn prune(
+    client: &impl GenericClient,
+    now: DateTime<Utc>,
+    batch: i64,
+) -> anyhow::Result<u64> {
+    client
+        .execute(
+            r#"DELETE FROM support_idempotency WHERE ctid IN (
+                   SELECT ctid FROM support_idempotency
+                   WHERE created_at <= $1::timestamptz - make_interval(hours => $2) LIMIT $3)"#,
+            &[&now, &TTL_HOURS, &batch],
+        )
+        .await
+        .context("Failed to prune idempotency records")
+}
+
 /// Stores the response in the caller's transaction; false when a live
 /// record exists already (a concurrent duplicate committed first: roll back
 /// and replay it).
@@ -193,14 +211,7 @@ pub async fn record(
     stored: &Stored,
     now: DateTime<Utc>,
 ) -> anyhow::Result<bool> {
-    tx.execute(
-        r#"DELETE FROM support_idempotency WHERE ctid IN (
-               SELECT ctid FROM support_idempotency
-               WHERE created_at <= $1::timestamptz - make_interval(hours => $2) LIMIT $3)"#,
-        &[&now, &TTL_HOURS, &PRUNE_BATCH],
-    )
-    .await
-    .context("Failed to prune idempotency records")?;
+    prune(tx, now, PRUNE_BATCH).await?;
     let status = i32::from(stored.status);
     let row = tx
         .query_opt(

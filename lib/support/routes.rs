@@ -32,7 +32,7 @@ use crate::state::App;
 use crate::telemetry::mask_email;
 
 /// Largest JSON or form post.
-pub const MAX_BODY_BYTES: usize = 32 * 1024;
+pub const MAX_BODY_BYTES: usize = 128 * 1024;
 /// Largest inbound email payload (HTML bodies and base64 attachments are
 /// big; Vercel itself caps requests at 4.5 MB).
 pub const MAX_INBOUND_EMAIL_BYTES: usize = 4 * 1024 * 1024;

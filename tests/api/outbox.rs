@@ -26,7 +26,13 @@ async fn app_with_crm(server: &MockServer) -> TestApp {
 async fn members(t: &TestApp, n: usize) {
     let base = t.clock_now().timestamp() - 1000;
     for i in 0..n {
-        let ev = checkout_completed(&format!("evt_OB{i:05}"), base + i as i64, &format!("cus_OB{i:05}"), &format!("ob{i}@example.com"), None);
+        let ev = checkout_completed(
+            &format!("evt_OB{i:05}"),
+            base + i as i64,
+            &format!("cus_OB{i:05}"),
+            &format!("ob{i}@example.com"),
+            None,
+        );
         assert_eq!(t.post_stripe(&ev).await.status, StatusCode::OK);
     }
 }
@@ -46,14 +52,24 @@ async fn a_crm_upsert_goes_by_email_in_a_batch_and_stores_the_contact_id() {
     let t = app_with_crm(&server).await;
     members(&t, 3).await;
     let s = t.drain().await;
-    assert_eq!(s.succeeded as i64, t.count_where("jobs", "kind = 'crm_upsert'").await);
+    assert_eq!(
+        s.succeeded as i64,
+        t.count_where("jobs", "kind = 'crm_upsert'").await
+    );
     let reqs = server.received_requests().await.unwrap();
     let req = reqs.iter().find(|r| r.url.path() == UPSERT_PATH).unwrap();
     assert_eq!(req.headers["authorization"], "Bearer pat-test-token");
     let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
-    assert_eq!(body["inputs"].as_array().unwrap().len(), 3, "one batch for three jobs");
+    assert_eq!(
+        body["inputs"].as_array().unwrap().len(),
+        3,
+        "one batch for three jobs"
+    );
     assert_eq!(body["inputs"][0]["idProperty"], "email");
-    assert_eq!(body["inputs"][0]["properties"]["lifecyclestage"], "customer");
+    assert_eq!(
+        body["inputs"][0]["properties"]["lifecyclestage"],
+        "customer"
+    );
     let m = t.member_by_email("ob1@example.com").await.unwrap();
     assert_eq!(m["crm_contact_id"], contact_id("ob1@example.com"));
     assert_eq!(m["crm_synced_seq"], m["sequence"]);
@@ -62,8 +78,17 @@ async fn a_crm_upsert_goes_by_email_in_a_batch_and_stores_the_contact_id() {
 #[tokio::test]
 async fn a_500_then_200_succeeds_after_a_retry() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path(UPSERT_PATH)).respond_with(ResponseTemplate::new(500)).up_to_n_times(1).mount(&server).await;
-    Mock::given(method("POST")).and(path(UPSERT_PATH)).respond_with(Upsert).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(UPSERT_PATH))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(UPSERT_PATH))
+        .respond_with(Upsert)
+        .mount(&server)
+        .await;
     let t = app_with_crm(&server).await;
     members(&t, 1).await;
     t.drain().await;
@@ -81,7 +106,11 @@ async fn a_500_then_200_succeeds_after_a_retry() {
 #[tokio::test]
 async fn always_500_goes_dead_with_max_attempts_and_one_alert() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path(UPSERT_PATH)).respond_with(ResponseTemplate::new(503)).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(UPSERT_PATH))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
     let t = app_with_crm(&server).await;
     members(&t, 1).await;
     for _ in 0..12 {
@@ -92,25 +121,51 @@ async fn always_500_goes_dead_with_max_attempts_and_one_alert() {
     assert_eq!(job["state"], "dead");
     assert_eq!(job["reason"], "max_attempts");
     assert_eq!(job["attempts"], 8);
-    assert_eq!(t.count_where("jobs", "kind = 'slack_alert' AND dedupe_key LIKE 'slack:dead:%'").await, 1);
+    assert_eq!(
+        t.count_where(
+            "jobs",
+            "kind = 'slack_alert' AND dedupe_key LIKE 'slack:dead:%'"
+        )
+        .await,
+        1
+    );
 }
 
 #[tokio::test]
 async fn a_400_is_dead_at_once_with_invalid_payload() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path(UPSERT_PATH)).respond_with(ResponseTemplate::new(400)).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(UPSERT_PATH))
+        .respond_with(ResponseTemplate::new(400))
+        .mount(&server)
+        .await;
     let t = app_with_crm(&server).await;
     members(&t, 1).await;
     t.drain().await;
     let job = crm_job(&t).await;
-    assert_eq!((job["state"].as_str(), job["reason"].as_str(), job["attempts"].as_i64()), (Some("dead"), Some("invalid_payload"), Some(1)));
+    assert_eq!(
+        (
+            job["state"].as_str(),
+            job["reason"].as_str(),
+            job["attempts"].as_i64()
+        ),
+        (Some("dead"), Some("invalid_payload"), Some(1))
+    );
 }
 
 #[tokio::test]
 async fn a_429_with_retry_after_is_honoured() {
     let server = MockServer::start().await;
     let body = serde_json::json!({"status":"error","errorType":"RATE_LIMIT","policyName":"TEN_SECONDLY_ROLLING"});
-    Mock::given(method("POST")).and(path(UPSERT_PATH)).respond_with(ResponseTemplate::new(429).insert_header("retry-after", "7").set_body_json(body)).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(UPSERT_PATH))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "7")
+                .set_body_json(body),
+        )
+        .mount(&server)
+        .await;
     let t = app_with_crm(&server).await;
     members(&t, 1).await;
     t.drain().await;
@@ -124,7 +179,11 @@ async fn a_429_with_retry_after_is_honoured() {
 async fn a_daily_limit_parks_the_job_until_tomorrow_without_spending_an_attempt() {
     let server = MockServer::start().await;
     let body = serde_json::json!({"status":"error","errorType":"RATE_LIMIT","policyName":"DAILY"});
-    Mock::given(method("POST")).and(path(UPSERT_PATH)).respond_with(ResponseTemplate::new(429).set_body_json(body)).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(UPSERT_PATH))
+        .respond_with(ResponseTemplate::new(429).set_body_json(body))
+        .mount(&server)
+        .await;
     let t = app_with_crm(&server).await;
     members(&t, 1).await;
     t.drain().await;
@@ -132,28 +191,49 @@ async fn a_daily_limit_parks_the_job_until_tomorrow_without_spending_an_attempt(
     assert_eq!(job["state"], "pending");
     assert_eq!(job["attempts"], 0);
     let run_at: chrono::DateTime<chrono::Utc> = job["run_at"].as_str().unwrap().parse().unwrap();
-    assert_eq!(run_at.date_naive(), (t.clock_now() + Days::days(1)).date_naive());
+    assert_eq!(
+        run_at.date_naive(),
+        (t.clock_now() + Days::days(1)).date_naive()
+    );
 }
 
 #[tokio::test]
 async fn a_timeout_is_crm_timeout() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path(UPSERT_PATH)).respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2))).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(UPSERT_PATH))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(2)))
+        .mount(&server)
+        .await;
     let t = app_with_crm(&server).await;
     members(&t, 1).await;
     t.drain().await;
     let job = crm_job(&t).await;
-    assert_eq!((job["state"].as_str(), job["reason"].as_str()), (Some("pending"), Some("crm_timeout")));
+    assert_eq!(
+        (job["state"].as_str(), job["reason"].as_str()),
+        (Some("pending"), Some("crm_timeout"))
+    );
 }
 
 #[tokio::test]
 async fn a_401_is_auth_failed_with_one_alert_for_many_jobs() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path(UPSERT_PATH)).respond_with(ResponseTemplate::new(401)).mount(&server).await;
+    Mock::given(method("POST"))
+        .and(path(UPSERT_PATH))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
     let t = app_with_crm(&server).await;
     members(&t, 3).await;
     t.drain().await;
-    assert_eq!(t.count_where("jobs", "kind = 'crm_upsert' AND state = 'dead' AND reason = 'auth_failed'").await, 3);
+    assert_eq!(
+        t.count_where(
+            "jobs",
+            "kind = 'crm_upsert' AND state = 'dead' AND reason = 'auth_failed'"
+        )
+        .await,
+        3
+    );
     assert_eq!(t.count_where("jobs", "kind = 'slack_alert'").await, 1);
 }
 
@@ -163,10 +243,19 @@ async fn a_worker_killed_mid_job_is_rescued_after_its_lease_and_completed_once()
     let t = app_with_crm(&server).await;
     members(&t, 1).await;
     let client = t.db().await;
-    let claimed = opsbridge::jobs::store::claim(&**client, opsbridge::jobs::JobKind::CrmUpsert, 10, None, t.clock_now()).await.unwrap();
+    let claimed = opsbridge::jobs::store::claim(
+        &**client,
+        opsbridge::jobs::JobKind::CrmUpsert,
+        10,
+        None,
+        t.clock_now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(claimed.len(), 1, "the doomed worker holds it");
     assert_eq!(t.drain().await.claimed, 0, "a live lease is respected");
-    t.clock.advance(Days::seconds(opsbridge::jobs::store::LEASE_SECS + 1));
+    t.clock
+        .advance(Days::seconds(opsbridge::jobs::store::LEASE_SECS + 1));
     t.drain().await;
     assert_eq!(crm_job(&t).await["state"], "succeeded");
     assert_eq!(emails(&server).await.len(), 1);
@@ -181,7 +270,15 @@ async fn without_credentials_jobs_are_held_and_drain_once_configured() {
     .await;
     members(&unconfigured, 2).await;
     unconfigured.drain().await;
-    assert_eq!(unconfigured.count_where("jobs", "kind = 'crm_upsert' AND state = 'held' AND reason = 'not_configured'").await, 2);
+    assert_eq!(
+        unconfigured
+            .count_where(
+                "jobs",
+                "kind = 'crm_upsert' AND state = 'held' AND reason = 'not_configured'"
+            )
+            .await,
+        2
+    );
     let (schema, uri) = (unconfigured.schema.clone(), server.uri());
     let configured = spawn_app_with(move |v| {
         v.insert("DATABASE_URL".into(), crate::helpers::schema_url(&schema));
@@ -190,7 +287,12 @@ async fn without_credentials_jobs_are_held_and_drain_once_configured() {
     })
     .await;
     configured.drain().await;
-    assert_eq!(configured.count_where("jobs", "kind = 'crm_upsert' AND state = 'succeeded'").await, 2);
+    assert_eq!(
+        configured
+            .count_where("jobs", "kind = 'crm_upsert' AND state = 'succeeded'")
+            .await,
+        2
+    );
     assert_eq!(emails(&server).await.len(), 2);
 }
 
@@ -200,13 +302,35 @@ async fn a_paused_integration_holds_its_jobs_until_resumed() {
     let t = app_with_crm(&server).await;
     members(&t, 2).await;
     let client = t.db().await;
-    opsbridge::flags::set(&**client, "hubspot", false, "test", "maintenance", t.clock_now()).await.unwrap();
+    opsbridge::flags::set(
+        &**client,
+        "hubspot",
+        false,
+        "test",
+        "maintenance",
+        t.clock_now(),
+    )
+    .await
+    .unwrap();
     t.drain().await;
-    assert_eq!(t.count_where("jobs", "kind = 'crm_upsert' AND state = 'held' AND reason = 'paused'").await, 2);
+    assert_eq!(
+        t.count_where(
+            "jobs",
+            "kind = 'crm_upsert' AND state = 'held' AND reason = 'paused'"
+        )
+        .await,
+        2
+    );
     assert!(emails(&server).await.is_empty());
-    opsbridge::flags::set(&**client, "hubspot", true, "test", "", t.clock_now()).await.unwrap();
+    opsbridge::flags::set(&**client, "hubspot", true, "test", "", t.clock_now())
+        .await
+        .unwrap();
     t.drain().await;
-    assert_eq!(t.count_where("jobs", "kind = 'crm_upsert' AND state = 'succeeded'").await, 2);
+    assert_eq!(
+        t.count_where("jobs", "kind = 'crm_upsert' AND state = 'succeeded'")
+            .await,
+        2
+    );
 }
 
 #[tokio::test]
@@ -234,7 +358,14 @@ async fn a_stale_crm_copy_is_reconciled_by_the_sweep() {
     let server = fake_hubspot::start().await;
     let t = app_with_crm(&server).await;
     members(&t, 1).await;
-    t.db().await.execute("UPDATE jobs SET state = 'discarded' WHERE kind = 'crm_upsert'", &[]).await.unwrap();
+    t.db()
+        .await
+        .execute(
+            "UPDATE jobs SET state = 'discarded' WHERE kind = 'crm_upsert'",
+            &[],
+        )
+        .await
+        .unwrap();
     t.clock.advance(Days::minutes(5));
     let s = t.drain().await;
     assert_eq!(s.succeeded, 1, "the reconciled upsert ran");
