@@ -91,38 +91,52 @@ fn too_large() -> Response<ResponseBody> {
 /// sub-path (`/api/admin/:path*` → `/api/admin?__path=:path*`).
 pub const REWRITE_PARAM: &str = "__path";
 
-/// A rewritten request reaches the function at its destination
-/// (`/api/admin?__path=jobs/12/retry&state=dead`); this puts the original
-/// path back (`/api/admin/jobs/12/retry?state=dead`) so the router matches
-/// the public paths. Only plain path segments are accepted: anything with
+/// A rewritten request may reach the function at its destination
+/// (`/api/admin?__path=jobs%2F12`) or at its original path with the
+/// rewrite's parameters added (`/api/admin/jobs/12?__path=jobs%2F12&path=jobs%2F12`:
+/// Vercel also adds the named parameter itself). Either way the router must
+/// see the public path and the caller's own query: the sub-path is restored
+/// from `__path` when the path is the function's own, and the added
+/// parameters are removed. Only plain segments are restored: anything with
 /// `..`, empty segments or odd characters is left as it came (and 404s).
 pub fn restore_rewritten_path(uri: &mut http::Uri) {
     let Some(query) = uri.query() else { return };
-    let mut sub = None;
-    let mut rest = Vec::new();
-    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-        if k == REWRITE_PARAM && sub.is_none() {
-            sub = Some(v.into_owned());
-        } else {
-            rest.push((k.into_owned(), v.into_owned()));
-        }
-    }
-    let Some(sub) = sub else { return };
-    let plain = sub.split('/').all(|seg| {
-        !seg.is_empty()
-            && seg != "."
-            && seg != ".."
-            && seg
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    });
-    if !plain {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let Some(sub) = pairs
+        .iter()
+        .find(|(k, _)| k == REWRITE_PARAM)
+        .map(|(_, v)| v.clone())
+    else {
+        return;
+    };
+    let plain = !sub.is_empty()
+        && sub.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        });
+    if !plain && !sub.is_empty() {
         return;
     }
-    let mut path = format!("{}/{}", uri.path().trim_end_matches('/'), sub);
+    let added = |k: &str, v: &str| k == REWRITE_PARAM || (k == "path" && v == sub);
+    let rest: Vec<&(String, String)> = pairs.iter().filter(|(k, v)| !added(k, v)).collect();
+    let at_destination = !uri
+        .path()
+        .trim_end_matches('/')
+        .ends_with(&format!("/{sub}"));
+    let mut path = if at_destination && !sub.is_empty() {
+        format!("{}/{}", uri.path().trim_end_matches('/'), sub)
+    } else {
+        uri.path().to_string()
+    };
     if !rest.is_empty() {
         let q: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(rest)
+            .extend_pairs(rest.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .finish();
         path = format!("{path}?{q}");
     }
@@ -155,6 +169,19 @@ mod tests {
             restored("/api/admin?state=dead&__path=jobs"),
             "/api/admin/jobs?state=dead"
         );
+    }
+
+    #[test]
+    fn an_original_path_with_vercel_added_parameters_keeps_its_path_and_loses_them() {
+        assert_eq!(
+            restored("/api/admin/jobs/42?state=dead&__path=jobs%2F42&path=jobs%2F42"),
+            "/api/admin/jobs/42?state=dead"
+        );
+        assert_eq!(
+            restored("/api/admin?__path=jobs%2F42&path=jobs%2F42"),
+            "/api/admin/jobs/42"
+        );
+        assert_eq!(restored("/api/admin/?__path=&path="), "/api/admin/");
     }
 
     #[test]
