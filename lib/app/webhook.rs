@@ -4,13 +4,9 @@
 //! member's changes in `sequence` order, so a later change never overtakes
 //! one still retrying.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 
-use crate::jobs::outcome::{classify_status, classify_transport};
 use crate::jobs::{Job, JobError, Reason};
-use crate::signature::standard;
 use crate::state::App;
 
 /// Per-delivery timeout.
@@ -31,27 +27,7 @@ pub async fn deliver(app: &App, job: &Job) -> Result<(), JobError> {
             "job has no change id",
         ));
     };
-    let bytes = serde_json::to_vec(body)
-        .map_err(|_| JobError::permanent(Reason::MissingData, "unserialisable body"))?;
-    let now = app.clock.now();
-    let headers =
-        standard::headers(&hook.secret, change_id, now.timestamp(), &bytes).map_err(|e| {
-            JobError::permanent(Reason::InvalidPayload, format!("cannot sign: {}", e.code()))
-        })?;
-    let mut req = app
-        .http
-        .post(&hook.url)
-        .timeout(Duration::from_millis(TIMEOUT_MS))
-        .header("content-type", "application/json");
-    for (name, value) in headers {
-        req = req.header(name, value);
-    }
-    let res = req
-        .body(bytes)
-        .send()
-        .await
-        .map_err(|e| classify_transport(&e, false))?;
-    classify_status(res.status().as_u16(), res.headers(), app.clock.now(), false)?;
+    crate::jobs::webhook::post_signed(app, hook, change_id, body, TIMEOUT_MS).await?;
     record_delay(app, job, change_id).await;
     Ok(())
 }

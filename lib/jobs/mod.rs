@@ -10,7 +10,8 @@
 //! - [`store`]: the SQL (enqueue, claim, record, rescue, prune).
 //! - [`outcome`]: how an attempt ended, classified where it happens.
 //! - [`retry`]: backoff with full jitter, `Retry-After` honoured.
-//! - [`sweep`]: the sweep and `run_now`; [`dispatch`]: kind → adapter.
+//! - [`sweep`]: the sweep and `run_now`; [`dispatch`]: kind → adapter;
+//!   [`webhook`]: a signed outbound webhook delivery (app, helpdesk).
 
 pub mod dispatch;
 pub mod kind;
@@ -18,6 +19,7 @@ pub mod outcome;
 pub mod retry;
 pub mod store;
 pub mod sweep;
+pub mod webhook;
 
 pub use kind::{JobKind, RetryPolicy};
 pub use outcome::{JobError, Reason};

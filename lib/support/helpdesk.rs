@@ -12,8 +12,6 @@
 //!  "source", "metadata", "member": {snapshot}}}
 //! ```
 
-use std::time::Duration;
-
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
 use tokio_postgres::GenericClient;
@@ -21,9 +19,7 @@ use uuid::Uuid;
 
 use super::input::Intake;
 use super::rules::Decision;
-use crate::jobs::outcome::{classify_status, classify_transport};
 use crate::jobs::{enqueue, Job, JobError, JobKind, NewJob, Reason};
-use crate::signature::standard;
 use crate::state::App;
 
 /// Per-delivery timeout.
@@ -103,32 +99,13 @@ pub async fn deliver(app: &App, job: &Job) -> Result<(), JobError> {
             "job has no webhook id",
         ));
     };
-    let bytes = serde_json::to_vec(&job.payload["body"])
-        .map_err(|_| JobError::permanent(Reason::MissingData, "unserialisable body"))?;
-    let now = app.clock.now();
-    let headers =
-        standard::headers(&hook.secret, msg_id, now.timestamp(), &bytes).map_err(|e| {
-            JobError::permanent(Reason::InvalidPayload, format!("cannot sign: {}", e.code()))
-        })?;
-    let mut req = app
-        .http
-        .post(&hook.url)
-        .timeout(Duration::from_millis(TIMEOUT_MS))
-        .header("content-type", "application/json");
-    for (name, value) in headers {
-        req = req.header(name, value);
-    }
-    let res = req
-        .body(bytes)
-        .send()
-        .await
-        .map_err(|e| classify_transport(&e, false))?;
-    classify_status(res.status().as_u16(), res.headers(), app.clock.now(), false)
+    crate::jobs::webhook::post_signed(app, hook, msg_id, &job.payload["body"], TIMEOUT_MS).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signature::standard;
 
     #[test]
     fn the_webhook_id_is_stable_and_signable() {
