@@ -12,9 +12,8 @@
 
 use anyhow::Context;
 use axum::extract::{Query, State};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 use serde::Deserialize;
@@ -83,14 +82,9 @@ fn db_error(e: anyhow::Error) -> ApiError {
     ApiError::unavailable("store_unavailable", 5)
 }
 
-/// JSON with `<`, `>`, `&` escaped (they can only occur inside strings).
+/// JSON with `<`, `>`, `&` escaped (see `crate::http::json`).
 pub fn escaped_json(value: &Value) -> Response {
-    let body = value
-        .to_string()
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026");
-    ([(CONTENT_TYPE, "application/json")], body).into_response()
+    crate::http::escaped_json(axum::http::StatusCode::OK, value)
 }
 
 async fn show(

@@ -9,9 +9,8 @@
 
 use anyhow::Context;
 use axum::extract::{Path, Query, State};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{Duration, SecondsFormat};
@@ -56,15 +55,7 @@ pub(super) fn draft_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| not_found())
 }
 
-/// JSON with `<`, `>`, `&` escaped (they can only occur inside strings).
-pub(super) fn escaped(status: StatusCode, value: &Value) -> Response {
-    let body = value
-        .to_string()
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026");
-    (status, [(CONTENT_TYPE, "application/json")], body).into_response()
-}
+pub(super) use crate::http::escaped_json as escaped;
 
 /// List filters.
 #[derive(Debug, Deserialize)]

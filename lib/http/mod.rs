@@ -4,9 +4,11 @@
 pub mod auth;
 pub mod background;
 pub mod error;
+pub mod json;
 pub mod layers;
 pub mod vercel;
 
 pub use background::Background;
 pub use error::ApiError;
+pub use json::escaped_json;
 pub use layers::finish;

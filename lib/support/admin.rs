@@ -7,9 +7,8 @@
 
 use anyhow::Context;
 use axum::extract::{Path, Query, State};
-use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use chrono::{DateTime, Utc};
@@ -43,14 +42,8 @@ fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "ticket_not_found", "no such ticket")
 }
 
-/// JSON with `<`, `>`, `&` escaped (they can only occur inside strings).
 fn escaped(value: &Value) -> Response {
-    let body = value
-        .to_string()
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026");
-    ([(CONTENT_TYPE, "application/json")], body).into_response()
+    crate::http::escaped_json(StatusCode::OK, value)
 }
 
 /// List filters.
