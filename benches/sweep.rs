@@ -52,16 +52,16 @@ async fn app(schema: &str, hubspot: &str) -> App {
     app
 }
 
-async fn seed(app: &App, n: i64) {
+async fn seed(app: &App, from: i64, n: i64) {
     let client = app.db.get().await.expect("db");
     client
         .execute(
             r#"WITH m AS (
                  INSERT INTO members (email, state, sequence)
-                 SELECT 'bench' || g || '@example.com', 'active', 1 FROM generate_series(1, $1) g RETURNING id)
+                 SELECT 'bench' || g || '@example.com', 'active', 1 FROM generate_series($1::bigint, $1::bigint + $2::bigint - 1) g RETURNING id)
                INSERT INTO jobs (kind, dedupe_key, payload, member_id, sequence, max_attempts)
                SELECT 'crm_upsert', 'crm_upsert:' || id || ':1', jsonb_build_object('member_id', id, 'sequence', 1), id, 1, 8 FROM m"#,
-            &[&n],
+            &[&from, &n],
         )
         .await
         .expect("seed");
@@ -92,7 +92,7 @@ async fn main() {
     let server = fake_hubspot::start().await;
     let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
     let app = app(&schema, &server.uri()).await;
-    seed(&app, n).await;
+    seed(&app, 1, n).await;
     let started = Instant::now();
     let mut done = 0;
     while done < n as u64 {
@@ -107,7 +107,7 @@ async fn main() {
     let secs = started.elapsed().as_secs_f64();
     println!("sweep: {done} crm_upsert jobs claimed, sent in batches of 100 and completed in {secs:.2} s = {:.0} jobs/s", done as f64 / secs);
 
-    seed(&app, 200).await;
+    seed(&app, n + 1, 200).await;
     let before = time_claim(&app).await;
     let client = app.db.get().await.expect("db");
     client
