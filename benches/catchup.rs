@@ -4,7 +4,8 @@
 //! production pool size. Prints events/s; the listing alone is timed too
 //! (a dry run over the same range), so ingest and fetch costs separate.
 //!
-//! `source /tmp/ob-env; cargo bench --bench catchup` (or `CATCHUP_EVENTS=n`).
+//! `source /tmp/ob-env; cargo bench --bench catchup` (`CATCHUP_EVENTS=n`,
+//! `DB_POOL_SIZE=n` to vary the size and the concurrency).
 
 #[path = "../tests/api/fake_stripe.rs"]
 mod fake_stripe;
@@ -66,7 +67,10 @@ async fn main() {
     let t = helpers::spawn_app_with(move |v| {
         v.insert("STRIPE_SECRET_KEY".into(), KEY.into());
         v.insert("STRIPE_API_BASE".into(), uri);
-        v.remove("DB_POOL_SIZE"); // the production default
+        match std::env::var("DB_POOL_SIZE") {
+            Ok(size) => v.insert("DB_POOL_SIZE".into(), size),
+            Err(_) => v.remove("DB_POOL_SIZE"), // the production default
+        };
     })
     .await;
     let now = t.clock_now().timestamp();

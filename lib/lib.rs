@@ -7,7 +7,8 @@
 //! - [`http`]: error envelope, auth, background work, the tower-http stack and
 //!   the ONE adapter to `vercel_runtime` ([`http::vercel`]).
 //! - [`functions`]: the list of functions; `api/*.rs` are thin mains over it.
-//! - Features, one module each with `router(app)`: [`health`], [`support`],
+//! - Features, one module each with `router(app)`: [`health`], [`stripe`],
+//!   [`crm`], [`support`], [`app`], [`catchup`], [`ai`], [`admin`].
 //!   [`ai`] (drafts).
 //! - [`dev`]: the local server's crons (`scripts/dev`).
 //! - [`telemetry`]: JSON logs, email masking; [`clock`]: injectable time.

@@ -8,7 +8,7 @@
 //! prefix of the chunk is durably stored: the cursor may pass that prefix
 //! only, whatever happened after it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -55,10 +55,18 @@ pub struct Batch {
 }
 
 /// Ingests `events` (oldest first) until done, a failure, or `deadline`.
+/// Events already in `events` (one query for the chunk) are duplicates
+/// without a claim or a transaction each: the overlap re-reads stay cheap.
 pub async fn ingest_chunk(app: &App, events: &[Value], deadline: Instant) -> Batch {
+    let ids: Vec<&str> = events.iter().filter_map(|e| e["id"].as_str()).collect();
+    let stored = stored_ids(app, &ids).await.unwrap_or_else(|e| {
+        tracing::warn!(error = %format!("{e:#}"), "could not pre-check stored events; ingesting all");
+        HashSet::new()
+    });
+    let stored = &stored;
     let concurrency = app.config.db_pool_size.clamp(1, MAX_CONCURRENCY);
     let results: Vec<Vec<(usize, Result<Done, Stop>)>> = futures::stream::iter(partitions(events))
-        .map(|indexes| ingest_in_order(app, events, indexes, deadline))
+        .map(|indexes| ingest_in_order(app, events, stored, indexes, deadline))
         .buffer_unordered(concurrency)
         .collect()
         .await;
@@ -99,6 +107,7 @@ fn tally(by_index: Vec<Option<Result<Done, Stop>>>) -> Batch {
 async fn ingest_in_order(
     app: &App,
     events: &[Value],
+    stored: &HashSet<String>,
     indexes: Vec<usize>,
     deadline: Instant,
 ) -> Vec<(usize, Result<Done, Stop>)> {
@@ -106,6 +115,13 @@ async fn ingest_in_order(
     for i in indexes {
         if Instant::now() >= deadline {
             break;
+        }
+        if events[i]["id"]
+            .as_str()
+            .is_some_and(|id| stored.contains(id))
+        {
+            out.push((i, Ok(Done::Duplicate)));
+            continue;
         }
         let r = ingest_one(app, &events[i]).await;
         let failed = r.is_err();
@@ -159,29 +175,29 @@ pub async fn count_missing(
     sample: &mut Vec<String>,
 ) -> Result<(), Stop> {
     let ids: Vec<&str> = listed.iter().filter_map(|e| e["id"].as_str()).collect();
-    let stored: Vec<String> = async {
-        let client = app.db.get().await?;
-        let rows = client
-            .query(
-                "SELECT event_id FROM events WHERE source = 'stripe' AND event_id = ANY($1)",
-                &[&ids],
-            )
-            .await?;
-        anyhow::Ok(rows.iter().map(|r| r.get(0)).collect())
-    }
-    .await
-    .map_err(|e| {
+    let stored = stored_ids(app, &ids).await.map_err(|e| {
         tracing::error!(error = %format!("{e:#}"), "dry run could not read events");
         Stop::StoreFailed
     })?;
-    let stored: std::collections::HashSet<&str> = stored.iter().map(String::as_str).collect();
-    for id in ids.into_iter().filter(|id| !stored.contains(id)) {
+    for id in ids.into_iter().filter(|id| !stored.contains(*id)) {
         *missing += 1;
         if sample.len() < MISSING_SAMPLE {
             sample.push(id.to_string());
         }
     }
     Ok(())
+}
+
+/// Which of `ids` are in `events`.
+async fn stored_ids(app: &App, ids: &[&str]) -> anyhow::Result<HashSet<String>> {
+    let client = app.db.get().await?;
+    let rows = client
+        .query(
+            "SELECT event_id FROM events WHERE source = 'stripe' AND event_id = ANY($1)",
+            &[&ids],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// Indexes grouped by who the event concerns, each group in list order.

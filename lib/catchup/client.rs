@@ -113,6 +113,11 @@ pub async fn list_events(
                 "no answer".into()
             },
         })?;
+    read(app, res).await
+}
+
+/// Classifies Stripe's answer.
+async fn read(app: &App, res: reqwest::Response) -> Result<Page, StripeError> {
     let status = res.status().as_u16();
     match status {
         200 => res.json::<Page>().await.map_err(|_| StripeError::Rejected {
@@ -132,15 +137,11 @@ pub async fn list_events(
         _ => {
             let body: Value = res.json().await.unwrap_or_default();
             let e = &body["error"];
+            let kind = e["type"].as_str().unwrap_or("unknown");
+            let code = e["code"].as_str().unwrap_or("");
             Err(StripeError::Rejected {
                 status,
-                message: format!(
-                    "{} {}",
-                    e["type"].as_str().unwrap_or("unknown"),
-                    e["code"].as_str().unwrap_or("")
-                )
-                .trim()
-                .to_string(),
+                message: format!("{kind} {code}").trim().to_string(),
             })
         }
     }
