@@ -9,7 +9,6 @@
 //! - [`functions`]: the list of functions; `api/*.rs` are thin mains over it.
 //! - Features, one module each with `router(app)`: [`health`], [`stripe`],
 //!   [`crm`], [`support`], [`app`], [`catchup`], [`ai`], [`admin`].
-//!   [`ai`] (drafts).
 //! - [`dev`]: the local server's crons (`scripts/dev`).
 //! - [`telemetry`]: JSON logs, email masking; [`clock`]: injectable time.
 //! - [`signature`]: webhook signatures (Stripe in, Standard Webhooks in and out).
