@@ -272,20 +272,26 @@ async fn record(
     batch: &[(usize, Member, String)],
     contacts: &HashMap<String, String>,
 ) -> anyhow::Result<()> {
-    let client = app.db.get().await?;
-    let now = app.clock.now();
-    for (_, m, email) in batch {
-        let contact = contacts.get(email);
-        client
-            .execute(
-                r#"UPDATE members SET crm_synced_seq = GREATEST(crm_synced_seq, $2), crm_synced_at = $3,
-                       crm_contact_id = COALESCE(crm_contact_id, $4)
-                   WHERE id = $1
-                     AND ($4::text IS NULL OR NOT EXISTS (
-                           SELECT 1 FROM members o WHERE o.crm_contact_id = $4 AND o.id <> $1 AND o.merged_into IS NULL))"#,
-                &[&m.id, &m.sequence, &now, &contact],
-            )
-            .await?;
-    }
+    let ids: Vec<uuid::Uuid> = batch.iter().map(|(_, m, _)| m.id).collect();
+    let seqs: Vec<i64> = batch.iter().map(|(_, m, _)| m.sequence).collect();
+    let ids_in_crm: Vec<Option<String>> = batch
+        .iter()
+        .map(|(_, _, email)| contacts.get(email).cloned())
+        .collect();
+    // One statement for the whole batch; a contact id another live member
+    // already holds is never copied (identities never move between people).
+    app.db
+        .get()
+        .await?
+        .execute(
+            r#"UPDATE members m SET crm_synced_seq = GREATEST(m.crm_synced_seq, u.seq), crm_synced_at = $4,
+                   crm_contact_id = COALESCE(m.crm_contact_id, u.contact)
+               FROM unnest($1::uuid[], $2::bigint[], $3::text[]) AS u(id, seq, contact)
+               WHERE m.id = u.id
+                 AND (u.contact IS NULL OR NOT EXISTS (
+                       SELECT 1 FROM members o WHERE o.crm_contact_id = u.contact AND o.id <> m.id AND o.merged_into IS NULL))"#,
+            &[&ids, &seqs, &ids_in_crm, &app.clock.now()],
+        )
+        .await?;
     Ok(())
 }
