@@ -8,6 +8,7 @@
 
 mod env;
 mod load;
+mod read;
 
 pub use env::{redis_prefix, DeployEnv};
 pub use load::{ConfigError, Problem};
