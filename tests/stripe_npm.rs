@@ -35,7 +35,7 @@ fn cases() -> Vec<Case> {
             timestamp: 1_700_000_000,
         },
         Case {
-            secret: "whsec_4eC39HqLyjWDarjtT1zdp7dc0123456789abcdef",
+            secret: "whsec_FAKE_npm_cross_check",
             payload: serde_json::to_string_pretty(&event).expect("json"),
             timestamp: 1_763_900_000,
         },

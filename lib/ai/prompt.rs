@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn emails_numbers_and_keys_never_reach_the_prompt() {
         let p = build(&input(
-            "I am jane@example.com, card 4242 4242 4242 4242, key sk_live_abcdef123",
+            "I am jane@example.com, card 4242 4242 4242 4242, key sk_live_FAKE0",
         ));
         assert!(!p.user.contains("jane@"));
         assert!(!p.user.contains("4242 4242"));

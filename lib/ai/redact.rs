@@ -151,11 +151,8 @@ mod tests {
             ("card 4242-4242-4242-4242", "card [number]"),
             ("iban DE89370400440532013000", "iban DE[number]"),
             ("acct 370400440532013000", "acct [number]"),
-            ("my key is sk_live_51HxAbCdEf", "my key is [redacted]"),
-            (
-                "secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                "secret [redacted]",
-            ),
+            ("my key is sk_live_FAKE0", "my key is [redacted]"),
+            ("secret whsec_FAKEtestKEY", "secret [redacted]"),
             ("token=eyJhbGciOiJIUzI1NiJ9.abc", "token=[redacted].abc"),
             ("id a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4e5", "id [redacted]"),
             ("order 12345 on 2026-11-23", "order 12345 on 2026-11-23"),

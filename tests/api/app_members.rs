@@ -22,7 +22,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::helpers::{spawn_app_with, TestApp, TestResponse, APP_API_TOKEN};
 
 /// `whsec_` + base64 of the 32 bytes 0..=31.
-pub const APP_WEBHOOK_SECRET: &str = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+pub const APP_WEBHOOK_SECRET: &str = "whsec_ZmFrZS1hcHAtaG9vaw==";
 pub const RESEND_KEY: &str = "re_test_key";
 
 /// The fake app receiver and the fake Resend.

@@ -28,7 +28,7 @@ use crate::helpers::{spawn_app_with, TestApp, TestResponse};
 
 const URL: &str = "/api/support/intake";
 const ORIGIN: &str = "https://www.example.com";
-const HELPDESK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const HELPDESK_SECRET: &str = "whsec_ZmFrZS1oZWxwZGVzaw==";
 const INBOUND_USER: &str = "postmark";
 const INBOUND_PASSWORD: &str = "inbound-test-password";
 

@@ -176,7 +176,7 @@ async fn the_request_carries_no_secret_no_email_and_the_customer_text_only_in_it
     )
     .await;
     let message = "My card 4242 4242 4242 4242 was used, mail me at jane.customer@example.com. \
-                   Our webhook secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw and key sk_live_51HxAbCdEfGhIj in case you need them. \
+                   Our webhook secret whsec_FAKEtestKEY and key sk_live_FAKE0 in case you need them. \
                    Also, how do I export?";
     let id = contact(&t, "jane.customer@example.com", "Export question", message).await;
     t.drain().await;
