@@ -60,6 +60,25 @@ impl ApiError {
     }
 }
 
+/// Reads an optional list filter that must be one of `allowed` (absent or
+/// empty = no filter); anything else is 422 `invalid_filter` naming `field`.
+pub fn one_of<'a>(
+    raw: Option<&'a str>,
+    allowed: &[&str],
+    field: &'static str,
+) -> Result<Option<&'a str>, ApiError> {
+    match raw {
+        None | Some("") => Ok(None),
+        Some(s) if allowed.contains(&s) => Ok(Some(s)),
+        Some(_) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_filter",
+            format!("{field} must be one of: {}", allowed.join(", ")),
+        )
+        .with_details(json!({ "field": field }))),
+    }
+}
+
 /// Marker the envelope middleware finds on our own error responses.
 #[derive(Clone)]
 struct Enveloped(ApiError);

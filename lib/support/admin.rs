@@ -54,18 +54,7 @@ pub struct Filter {
 }
 
 async fn list(State(app): State<App>, Query(f): Query<Filter>) -> Result<Response, ApiError> {
-    let status = match f.status.as_deref() {
-        None | Some("") => None,
-        Some(s) if STATUSES.contains(&s) => Some(s),
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_filter",
-                "status must be open, resolved or merged",
-            )
-            .with_details(json!({ "field": "status" })))
-        }
-    };
+    let status = crate::http::error::one_of(f.status.as_deref(), STATUSES, "status")?;
     let limit = f.limit.unwrap_or(50).clamp(1, 200);
     let rows = async {
         let client = app.db.get().await?;
