@@ -141,10 +141,10 @@ async fn store_step() {
         let started = Instant::now();
         let mut client = t.app.db.get().await.unwrap();
         let tx = client.transaction().await.unwrap();
-        store::insert(&*tx, ticket, n, &c, &v, t.clock_now())
+        store::insert(&tx, ticket, n, &c, &v, t.clock_now())
             .await
             .unwrap();
-        store::add_tag(&*tx, ticket, "ai:bug").await.unwrap();
+        store::add_tag(&tx, ticket, "ai:bug").await.unwrap();
         tx.commit().await.unwrap();
         samples.push(started.elapsed());
     }

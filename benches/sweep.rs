@@ -73,7 +73,7 @@ async fn time_claim(app: &App) -> Duration {
         let mut client = app.db.get().await.expect("db");
         let tx = client.transaction().await.expect("tx");
         let t = Instant::now();
-        let jobs = store::claim(&*tx, JobKind::CrmUpsert, 100, None, chrono::Utc::now())
+        let jobs = store::claim(&tx, JobKind::CrmUpsert, 100, None, chrono::Utc::now())
             .await
             .expect("claim");
         best = best.min(t.elapsed());

@@ -5,7 +5,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio_postgres::GenericClient;
+use crate::db::Sql;
 
 /// The integrations that can be paused (job kinds map onto these).
 pub const INTEGRATIONS: &[&str] = &[
@@ -33,7 +33,7 @@ pub struct Flag {
 }
 
 /// Every switch, defaults included.
-pub async fn all(client: &impl GenericClient) -> anyhow::Result<Vec<Flag>> {
+pub async fn all(client: &impl Sql) -> anyhow::Result<Vec<Flag>> {
     let rows = client
         .query(
             "SELECT name, enabled, updated_by, note, updated_at FROM feature_flags",
@@ -57,7 +57,7 @@ pub async fn all(client: &impl GenericClient) -> anyhow::Result<Vec<Flag>> {
 }
 
 /// Names of paused integrations.
-pub async fn paused(client: &impl GenericClient) -> anyhow::Result<Vec<String>> {
+pub async fn paused(client: &impl Sql) -> anyhow::Result<Vec<String>> {
     let rows = client
         .query("SELECT name FROM feature_flags WHERE NOT enabled", &[])
         .await
@@ -67,7 +67,7 @@ pub async fn paused(client: &impl GenericClient) -> anyhow::Result<Vec<String>> 
 
 /// Sets a switch; false when `name` is not a known integration.
 pub async fn set(
-    client: &impl GenericClient,
+    client: &impl Sql,
     name: &str,
     enabled: bool,
     actor: &str,

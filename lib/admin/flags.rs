@@ -62,7 +62,7 @@ fn flag_json(f: &Flag, app: &App) -> Value {
 async fn list(State(app): State<App>) -> Result<Json<Value>, ApiError> {
     let all = async {
         let client = app.db.get().await.context("Failed to get a connection")?;
-        flags::all(&**client).await
+        flags::all(&client).await
     }
     .await
     .map_err(db_error)?;
@@ -103,8 +103,8 @@ async fn set(
     let now = app.clock.now();
     let flag = async {
         let client = app.db.get().await.context("Failed to get a connection")?;
-        flags::set(&**client, &name, b.enabled, &actor.0, &note, now).await?;
-        let all = flags::all(&**client).await?;
+        flags::set(&client, &name, b.enabled, &actor.0, &note, now).await?;
+        let all = flags::all(&client).await?;
         anyhow::Ok(all.into_iter().find(|f| f.name == name))
     }
     .await

@@ -18,7 +18,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio_postgres::GenericClient;
+use crate::db::Sql;
 use uuid::Uuid;
 
 use super::auth::Actor;
@@ -96,10 +96,10 @@ async fn show(
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let found = async {
         let client = app.db.get().await.context("Failed to get a connection")?;
-        let Some(m) = store::find(&**client, field, value).await? else {
+        let Some(m) = store::find(&client, field, value).await? else {
             return anyhow::Ok(None);
         };
-        let entries = timeline(&**client, m.id, limit).await?;
+        let entries = timeline(&client, m.id, limit).await?;
         Ok(Some((m, entries)))
     }
     .await
@@ -183,7 +183,7 @@ const DRAFTS: &str = r#"
 
 /// The merged timeline, newest first, at most `limit` entries.
 pub async fn timeline(
-    client: &impl GenericClient,
+    client: &impl Sql,
     member_id: Uuid,
     limit: i64,
 ) -> anyhow::Result<Vec<Value>> {

@@ -19,7 +19,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
-use tokio_postgres::GenericClient;
+use crate::db::Sql;
 
 use crate::state::App;
 
@@ -63,7 +63,7 @@ async fn overview(State(app): State<App>) -> Json<Value> {
 /// Everything read from Postgres, on one connection.
 async fn from_postgres(app: &App, now: DateTime<Utc>) -> anyhow::Result<Value> {
     let client = app.db.get().await.context("Failed to get a connection")?;
-    let client = &**client;
+    let client = &client;
     let metrics = match crate::app::metrics::compute(client, now).await {
         Ok(m) => m,
         Err(e) => {
@@ -81,7 +81,7 @@ async fn from_postgres(app: &App, now: DateTime<Utc>) -> anyhow::Result<Value> {
 
 /// Jobs by state (succeeded: last 24 h only), by (state, kind, reason), and
 /// the age of the oldest pending and oldest due job.
-async fn outbox(client: &impl GenericClient, now: DateTime<Utc>) -> anyhow::Result<Value> {
+async fn outbox(client: &impl Sql, now: DateTime<Utc>) -> anyhow::Result<Value> {
     let mut by_state = Map::new();
     for s in ["pending", "running", "held", "dead", "discarded"] {
         by_state.insert(s.into(), 0.into());
@@ -153,7 +153,7 @@ pub fn cron_status(
 }
 
 /// Every `vercel.json` cron with its last recorded run.
-async fn crons(client: &impl GenericClient, now: DateTime<Utc>) -> anyhow::Result<Vec<Value>> {
+async fn crons(client: &impl Sql, now: DateTime<Utc>) -> anyhow::Result<Vec<Value>> {
     let entries = crate::dev::crons::from_vercel_json(crate::dev::crons::VERCEL_JSON)?;
     let mut out = Vec::new();
     for e in entries {
@@ -184,7 +184,7 @@ async fn crons(client: &impl GenericClient, now: DateTime<Utc>) -> anyhow::Resul
 }
 
 /// Admin retries/discards of jobs and switch flips in the last week.
-async fn interventions(client: &impl GenericClient, now: DateTime<Utc>) -> anyhow::Result<Value> {
+async fn interventions(client: &impl Sql, now: DateTime<Utc>) -> anyhow::Result<Value> {
     let since = now - Duration::days(INTERVENTION_DAYS);
     let row = client
         .query_one(

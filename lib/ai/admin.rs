@@ -88,7 +88,7 @@ async fn show(State(app): State<App>, Path(id): Path<String>) -> Result<Response
     let id = draft_id(&id)?;
     let draft = async {
         let client = app.db.get().await?;
-        store::find(&**client, id).await
+        store::find(&client, id).await
     }
     .await
     .map_err(db_error)?

@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use tokio_postgres::GenericClient;
+use crate::db::Sql;
 use uuid::Uuid;
 
 use super::budget::{self, Budget};
@@ -29,7 +29,7 @@ pub fn dedupe_key(ticket_id: Uuid, n: i32) -> String {
 
 /// Enqueues drafting of contact `n` in the caller's transaction.
 pub async fn enqueue_draft(
-    tx: &impl GenericClient,
+    tx: &impl Sql,
     ticket_id: Uuid,
     n: i32,
     member_id: Option<Uuid>,
@@ -51,7 +51,7 @@ pub async fn enqueue_draft(
 /// those from scratch). Never changes the ticket.
 pub async fn enqueue_for_ticket(
     app: &App,
-    tx: &impl GenericClient,
+    tx: &impl Sql,
     ticket_id: Uuid,
     n: i32,
     now: DateTime<Utc>,
@@ -104,7 +104,7 @@ async fn load(app: &App, job: &Job) -> Result<(Uuid, i32, store::TicketContext),
         target(job).ok_or_else(|| JobError::permanent(Reason::MissingData, "job has no ticket"))?;
     let ctx = async {
         let client = app.db.get().await?;
-        store::context(&**client, ticket_id, n).await
+        store::context(&client, ticket_id, n).await
     }
     .await
     .map_err(db_failed)?
@@ -162,7 +162,7 @@ async fn skip_over_budget(
 ) -> Result<(), JobError> {
     async {
         let client = app.db.get().await?;
-        store::flag_ticket(&**client, ticket_id, REASON_BUDGET, app.clock.now()).await
+        store::flag_ticket(&client, ticket_id, REASON_BUDGET, app.clock.now()).await
     }
     .await
     .map_err(db_failed)?;
@@ -181,12 +181,12 @@ async fn save(
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     let now = app.clock.now();
-    if store::insert(&*tx, ticket_id, n, c, v, now)
+    if store::insert(&tx, ticket_id, n, c, v, now)
         .await?
         .is_some()
     {
         let tag = format!("ai:{}", c.draft.category.as_str());
-        store::add_tag(&*tx, ticket_id, &tag).await?;
+        store::add_tag(&tx, ticket_id, &tag).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -194,7 +194,7 @@ async fn save(
 
 /// A dead `ai_draft` job: its ticket goes to a person (`ai_failed`), in the
 /// transaction that records the death.
-pub async fn on_dead(tx: &impl GenericClient, job: &Job, now: DateTime<Utc>) -> anyhow::Result<()> {
+pub async fn on_dead(tx: &impl Sql, job: &Job, now: DateTime<Utc>) -> anyhow::Result<()> {
     match target(job) {
         Some((ticket_id, _)) => store::flag_ticket(tx, ticket_id, REASON_FAILED, now).await,
         None => Ok(()),

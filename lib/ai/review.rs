@@ -16,7 +16,7 @@ use axum::response::Response;
 use axum::Extension;
 use serde_json::{json, Value};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::GenericClient;
+use crate::db::Sql;
 use uuid::Uuid;
 
 use super::admin::{db_error, draft_id, escaped, not_found};
@@ -70,7 +70,7 @@ fn text_field(
 
 /// After an UPDATE that matched nothing: 404 if the draft does not exist,
 /// else 409 (it was decided already).
-async fn missing_or_decided(client: &impl GenericClient, id: Uuid) -> Result<ApiError, ApiError> {
+async fn missing_or_decided(client: &impl Sql, id: Uuid) -> Result<ApiError, ApiError> {
     let exists = client
         .query_opt("SELECT 1 FROM ai_drafts WHERE id = $1", &[&id])
         .await
@@ -100,9 +100,9 @@ async fn decide(
         .context("Failed to record a draft decision")
         .map_err(db_error)?;
     if n == 0 {
-        return Err(missing_or_decided(&**client, id).await?);
+        return Err(missing_or_decided(&client, id).await?);
     }
-    let draft = store::find(&**client, id)
+    let draft = store::find(&client, id)
         .await
         .map_err(db_error)?
         .ok_or_else(not_found)?;
@@ -175,7 +175,7 @@ pub async fn edit(
         )
         .await
         .context("Failed to edit a draft")?;
-        let draft = store::find(&*tx, id).await?;
+        let draft = store::find(&tx, id).await?;
         tx.commit().await.context("Failed to commit an edit")?;
         Ok(draft.ok_or_else(not_found))
     }

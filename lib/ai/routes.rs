@@ -134,12 +134,12 @@ async fn request(app: &App, ticket_id: Uuid) -> anyhow::Result<Requested> {
         return Ok(Requested::NoTicket);
     };
     let (n, member_id): (i32, Option<Uuid>) = (row.get(0), row.get(1));
-    if let Some(draft) = store::for_contact(&*tx, ticket_id, n).await? {
+    if let Some(draft) = store::for_contact(&tx, ticket_id, n).await? {
         return Ok(Requested::Exists(draft));
     }
-    let id = match job::enqueue_draft(&*tx, ticket_id, n, member_id, now).await? {
+    let id = match job::enqueue_draft(&tx, ticket_id, n, member_id, now).await? {
         Some(id) => id,
-        None => requeue(&*tx, &job::dedupe_key(ticket_id, n), now).await?,
+        None => requeue(&tx, &job::dedupe_key(ticket_id, n), now).await?,
     };
     tx.commit()
         .await
@@ -150,7 +150,7 @@ async fn request(app: &App, ticket_id: Uuid) -> anyhow::Result<Requested> {
 /// The existing job of a contact; put back to `pending` (attempts reset)
 /// when it is dead, discarded, or succeeded without a draft (budget).
 async fn requeue(
-    tx: &impl tokio_postgres::GenericClient,
+    tx: &impl crate::db::Sql,
     dedupe_key: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<i64> {

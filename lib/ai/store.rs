@@ -8,7 +8,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use tokio_postgres::GenericClient;
+use crate::db::Sql;
 use uuid::Uuid;
 
 use super::guard::Verdict;
@@ -65,7 +65,7 @@ impl TicketContext {
 
 /// Loads contact `n` of a ticket; `None` when the ticket or contact is gone.
 pub async fn context(
-    client: &impl GenericClient,
+    client: &impl Sql,
     ticket_id: Uuid,
     n: i32,
 ) -> anyhow::Result<Option<TicketContext>> {
@@ -103,7 +103,7 @@ pub async fn context(
 
 /// Stores a draft (first writer wins); returns its id when this call stored it.
 pub async fn insert(
-    client: &impl GenericClient,
+    client: &impl Sql,
     ticket_id: Uuid,
     n: i32,
     c: &Completion,
@@ -150,7 +150,7 @@ pub async fn insert(
 
 /// Adds a tag to a ticket (once). The only ticket field a model may change.
 pub async fn add_tag(
-    client: &impl GenericClient,
+    client: &impl Sql,
     ticket_id: Uuid,
     tag: &str,
 ) -> anyhow::Result<()> {
@@ -167,7 +167,7 @@ pub async fn add_tag(
 /// Flags a ticket for a person with `reason` (our code decides this, never
 /// the model's output).
 pub async fn flag_ticket(
-    client: &impl GenericClient,
+    client: &impl Sql,
     ticket_id: Uuid,
     reason: &str,
     now: DateTime<Utc>,
@@ -194,7 +194,7 @@ pub const DRAFT_JSON: &str = r#"to_jsonb(d) || jsonb_build_object(
     LEFT JOIN ticket_messages cm ON cm.ticket_id = d.ticket_id AND cm.contact_n = d.contact_n"#;
 
 /// One draft by id.
-pub async fn find(client: &impl GenericClient, id: Uuid) -> anyhow::Result<Option<Value>> {
+pub async fn find(client: &impl Sql, id: Uuid) -> anyhow::Result<Option<Value>> {
     let sql = format!("SELECT {DRAFT_JSON} WHERE d.id = $1");
     let row = client
         .query_opt(&sql, &[&id])
@@ -205,7 +205,7 @@ pub async fn find(client: &impl GenericClient, id: Uuid) -> anyhow::Result<Optio
 
 /// The draft of a ticket's contact `n`, if any.
 pub async fn for_contact(
-    client: &impl GenericClient,
+    client: &impl Sql,
     ticket_id: Uuid,
     n: i32,
 ) -> anyhow::Result<Option<Value>> {

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use tokio_postgres::GenericClient;
+use crate::db::Sql;
 use uuid::Uuid;
 
 use crate::jobs::outcome::{classify_status, classify_transport};
@@ -13,7 +13,7 @@ use crate::state::App;
 
 /// Enqueues one alert; `dedupe_key` makes repeats of the same cause free.
 pub async fn enqueue_alert(
-    tx: &impl GenericClient,
+    tx: &impl Sql,
     dedupe_key: String,
     text: String,
     member_id: Option<Uuid>,
@@ -37,7 +37,7 @@ pub async fn enqueue_alert(
 /// failures, which alert once per integration per day (a rotated token kills
 /// every job of its kind; one message says it).
 pub async fn enqueue_dead_job(
-    tx: &impl GenericClient,
+    tx: &impl Sql,
     job: &Job,
     error: &JobError,
     reason: Reason,

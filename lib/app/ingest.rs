@@ -7,7 +7,7 @@
 
 use anyhow::Context;
 use serde_json::json;
-use tokio_postgres::Transaction;
+use crate::db::Sql;
 use uuid::Uuid;
 
 use super::events::{AppEvent, AppEventType};
@@ -93,11 +93,11 @@ pub async fn ingest(app: &App, event: &AppEvent) -> Result<Ingested, IngestError
 /// The answer for an id already stored, if it is.
 async fn stored(app: &App, event: &AppEvent) -> anyhow::Result<Option<Ingested>> {
     let client = app.db.get().await.context("Failed to get a connection")?;
-    duplicate(&**client, event).await
+    duplicate(&client, event).await
 }
 
 async fn duplicate(
-    client: &impl tokio_postgres::GenericClient,
+    client: &impl crate::db::Sql,
     event: &AppEvent,
 ) -> anyhow::Result<Option<Ingested>> {
     let row = client
@@ -137,14 +137,14 @@ async fn store(app: &App, event: &AppEvent) -> Result<Ingested, IngestError> {
         .await
         .context("Failed to store the app event")?;
     let Some(row) = inserted else {
-        return duplicate(&*tx, event)
+        return duplicate(&tx, event)
             .await?
             .ok_or_else(|| anyhow::anyhow!("stored app event has no member").into());
     };
     let row_id: i64 = row.get(0);
     let (before, mut member, outcome) = member_for(&tx, event, now).await?;
     let jobs = members::save(
-        &*tx,
+        &tx,
         before.as_ref(),
         &mut member,
         app.config.past_due_grace_days,
@@ -165,7 +165,7 @@ async fn store(app: &App, event: &AppEvent) -> Result<Ingested, IngestError> {
 
 /// Marks the event row applied and writes the timeline line.
 async fn record(
-    tx: &Transaction<'_>,
+    tx: &impl Sql,
     row_id: i64,
     event: &AppEvent,
     member: &Member,
@@ -194,7 +194,7 @@ type Resolved = (Option<Member>, Member, &'static str);
 /// The member the event concerns, as it was (`None` when just created) and
 /// with the event applied, plus the outcome (`applied` or `stale`).
 async fn member_for(
-    tx: &Transaction<'_>,
+    tx: &impl Sql,
     event: &AppEvent,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Resolved, IngestError> {
@@ -249,7 +249,7 @@ fn apply_profile(m: &mut Member, event: &AppEvent) {
 /// The live member holding `user_id`, locked; `EmailTaken` when the event's
 /// email belongs to another live member that is, or may be, someone else.
 async fn known_user(
-    tx: &Transaction<'_>,
+    tx: &impl Sql,
     user_id: &str,
     event: &AppEvent,
 ) -> Result<Option<Member>, IngestError> {
@@ -279,7 +279,7 @@ async fn known_user(
 
 /// Whether `event` is not older than the newest app event already applied to
 /// `m` (so a late `user.updated` never overwrites a newer email).
-async fn newest_for(tx: &Transaction<'_>, m: &Member, event: &AppEvent) -> anyhow::Result<bool> {
+async fn newest_for(tx: &impl Sql, m: &Member, event: &AppEvent) -> anyhow::Result<bool> {
     let Some(at) = event.occurred_at else {
         return Ok(true);
     };

@@ -16,7 +16,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{json, Value};
-use tokio_postgres::GenericClient;
+use crate::db::Sql;
 
 use crate::http::ApiError;
 use crate::state::App;
@@ -34,7 +34,7 @@ pub fn router(app: App) -> Router {
 async fn metrics(State(app): State<App>) -> Result<Json<Value>, ApiError> {
     let result = async {
         let client = app.db.get().await.context("Failed to get a connection")?;
-        compute(&**client, app.clock.now()).await
+        compute(&client, app.clock.now()).await
     }
     .await;
     result.map(Json).map_err(|e| {
@@ -44,7 +44,7 @@ async fn metrics(State(app): State<App>) -> Result<Json<Value>, ApiError> {
 }
 
 /// Every metric as JSON, for the window ending at `now`.
-pub async fn compute(client: &impl GenericClient, now: DateTime<Utc>) -> anyhow::Result<Value> {
+pub async fn compute(client: &impl Sql, now: DateTime<Utc>) -> anyhow::Result<Value> {
     let since = now - Duration::days(WINDOW_DAYS);
     Ok(json!({
         "window_days": WINDOW_DAYS,
@@ -57,7 +57,7 @@ pub async fn compute(client: &impl GenericClient, now: DateTime<Utc>) -> anyhow:
 
 /// p50/p95 of Stripe event → app webhook delivered, in ms.
 async fn payment_to_access(
-    client: &impl GenericClient,
+    client: &impl Sql,
     since: DateTime<Utc>,
 ) -> anyhow::Result<Value> {
     let row = client
@@ -79,7 +79,7 @@ async fn payment_to_access(
 
 /// Failed invoices and their recovery within 24 h.
 async fn recovery(
-    client: &impl GenericClient,
+    client: &impl Sql,
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Value> {
@@ -105,7 +105,7 @@ async fn recovery(
 }
 
 /// Paid checkouts and how many of their members reached a paid state.
-async fn checkouts(client: &impl GenericClient, since: DateTime<Utc>) -> anyhow::Result<Value> {
+async fn checkouts(client: &impl Sql, since: DateTime<Utc>) -> anyhow::Result<Value> {
     let row = client
         .query_one(
             r#"SELECT count(*), count(*) FILTER (WHERE m.state IS NOT NULL AND m.state <> 'lead')

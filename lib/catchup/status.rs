@@ -113,7 +113,7 @@ async fn alert(app: &App, what: &str, text: String) {
     let key = format!("stripe_catchup:{what}:{}", now.format("%Y-%m-%d"));
     let enqueued = async {
         let client = app.db.get().await?;
-        crate::alerts::enqueue_alert(&**client, key, text, None, now).await
+        crate::alerts::enqueue_alert(&client, key, text, None, now).await
     }
     .await;
     match enqueued {

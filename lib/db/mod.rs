@@ -4,5 +4,7 @@
 
 pub mod migrate;
 pub mod pool;
+pub mod sql;
 
 pub use pool::{connect, Db, DbError};
+pub use sql::Sql;

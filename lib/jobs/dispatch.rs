@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
-use tokio_postgres::Transaction;
+use crate::db::Sql;
 
 use super::{Job, JobError, JobKind, Reason};
 use crate::state::App;
@@ -41,7 +41,7 @@ pub async fn run(app: &App, kind: JobKind, jobs: &[Job]) -> Vec<Result<(), JobEr
 /// `ai_draft` also sends its ticket to a person (`needs_human`, `ai_failed`).
 pub async fn on_dead(
     _app: &App,
-    tx: &Transaction<'_>,
+    tx: &impl Sql,
     job: &Job,
     error: &JobError,
     reason: Reason,

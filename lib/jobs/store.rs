@@ -8,7 +8,8 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use tokio_postgres::{GenericClient, Row};
+use crate::db::Sql;
+use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::JobKind;
@@ -72,7 +73,7 @@ impl Job {
 /// Enqueues in the caller's transaction; `None` when a job with the same
 /// dedupe key exists already (the change was queued before).
 pub async fn enqueue(
-    tx: &impl GenericClient,
+    tx: &impl Sql,
     job: NewJob,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<i64>> {
@@ -101,7 +102,7 @@ pub async fn enqueue(
 /// skipping rows other sweeps hold. An app webhook is claimable only when no
 /// earlier change of the same member is still undelivered.
 pub async fn claim(
-    client: &impl GenericClient,
+    client: &impl Sql,
     kind: JobKind,
     limit: i64,
     ids: Option<&[i64]>,
@@ -146,7 +147,7 @@ fn history_entry(
 
 /// Marks jobs succeeded (one statement for a whole batch).
 pub async fn succeed(
-    client: &impl GenericClient,
+    client: &impl Sql,
     done: &[(i64, i32)],
     duration_ms: u64,
     now: DateTime<Utc>,
@@ -191,7 +192,7 @@ pub struct Failure<'a> {
 /// Records one failed attempt; false when the claim was lost (lease expired
 /// and the job was rescued meanwhile).
 pub async fn fail(
-    client: &impl GenericClient,
+    client: &impl Sql,
     job: &Job,
     f: &Failure<'_>,
     duration_ms: u64,
@@ -227,7 +228,7 @@ pub async fn fail(
 
 /// Puts running jobs whose lease expired back to pending (their worker died).
 pub async fn rescue_expired(
-    client: &impl GenericClient,
+    client: &impl Sql,
     now: DateTime<Utc>,
 ) -> anyhow::Result<u64> {
     client
@@ -244,7 +245,7 @@ pub async fn rescue_expired(
 /// Holds pending jobs of a kind (`not_configured` or `paused`), or releases
 /// held ones when the kind can run again. Returns rows changed.
 pub async fn set_held(
-    client: &impl GenericClient,
+    client: &impl Sql,
     kind: JobKind,
     hold: Option<&str>,
     now: DateTime<Utc>,
@@ -273,7 +274,7 @@ pub async fn set_held(
 
 /// Deletes up to `batch` succeeded jobs older than `before`.
 pub async fn prune(
-    client: &impl GenericClient,
+    client: &impl Sql,
     before: DateTime<Utc>,
     batch: i64,
 ) -> anyhow::Result<u64> {
@@ -288,7 +289,7 @@ pub async fn prune(
 }
 
 /// Pending jobs due now (for the sweep summary).
-pub async fn count_due(client: &impl GenericClient, now: DateTime<Utc>) -> anyhow::Result<i64> {
+pub async fn count_due(client: &impl Sql, now: DateTime<Utc>) -> anyhow::Result<i64> {
     Ok(client
         .query_one(
             "SELECT count(*) FROM jobs WHERE state = 'pending' AND run_at <= $1",

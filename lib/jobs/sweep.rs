@@ -54,8 +54,8 @@ pub async fn sweep(app: &App, budget: Duration) -> anyhow::Result<SweepSummary> 
             .get()
             .await
             .context("Failed to get a connection for the sweep")?;
-        s.rescued = store::rescue_expired(&**client, now).await?;
-        let paused = crate::flags::paused(&**client).await?;
+        s.rescued = store::rescue_expired(&client, now).await?;
+        let paused = crate::flags::paused(&client).await?;
         let mut runnable = Vec::new();
         for kind in JobKind::ALL {
             let hold = if !kind.configured(&app.config) {
@@ -65,7 +65,7 @@ pub async fn sweep(app: &App, budget: Duration) -> anyhow::Result<SweepSummary> 
             } else {
                 None
             };
-            let n = store::set_held(&**client, kind, hold, now).await?;
+            let n = store::set_held(&client, kind, hold, now).await?;
             if hold.is_some() {
                 s.held += n;
             } else {
@@ -87,7 +87,7 @@ pub async fn sweep(app: &App, budget: Duration) -> anyhow::Result<SweepSummary> 
                     .get()
                     .await
                     .context("Failed to get a connection to claim")?;
-                store::claim(&**client, kind, kind.batch_size(), None, app.clock.now()).await?
+                store::claim(&client, kind, kind.batch_size(), None, app.clock.now()).await?
             };
             if jobs.is_empty() {
                 break;
@@ -103,13 +103,13 @@ pub async fn sweep(app: &App, budget: Duration) -> anyhow::Result<SweepSummary> 
         .context("Failed to get a connection to finish the sweep")?;
     let now = app.clock.now();
     s.pruned = store::prune(
-        &**client,
+        &client,
         now - chrono::Duration::days(RETENTION_DAYS),
         PRUNE_BATCH,
     )
     .await?;
-    s.pruned += crate::support::idempotency::prune(&**client, now, PRUNE_BATCH).await?;
-    s.remaining_due = store::count_due(&**client, now).await?;
+    s.pruned += crate::support::idempotency::prune(&client, now, PRUNE_BATCH).await?;
+    s.remaining_due = store::count_due(&client, now).await?;
     s.duration_ms = started.elapsed().as_millis() as u64;
     tracing::info!(
         claimed = s.claimed,
@@ -149,12 +149,12 @@ pub async fn run_now(app: &App, ids: Vec<(JobKind, i64)>) {
 async fn run_kind_now(app: &App, kind: JobKind, ids: Vec<i64>) -> anyhow::Result<()> {
     let jobs = {
         let client = app.db.get().await?;
-        let paused = crate::flags::paused(&**client).await?;
+        let paused = crate::flags::paused(&client).await?;
         if paused.iter().any(|p| p == kind.integration()) {
             return Ok(());
         }
         store::claim(
-            &**client,
+            &client,
             kind,
             ids.len() as i64,
             Some(ids.as_slice()),
@@ -191,7 +191,7 @@ async fn execute(
         .filter(|(_, r)| r.is_ok())
         .map(|(j, _)| (j.id, j.attempts))
         .collect();
-    s.succeeded += store::succeed(&**client, &done, duration_ms, now).await?;
+    s.succeeded += store::succeed(&client, &done, duration_ms, now).await?;
     for (job, result) in jobs.iter().zip(results) {
         if let Err(e) = result {
             let dead = record_failure(app, &mut client, job, &e, duration_ms, now).await?;
@@ -244,7 +244,7 @@ async fn record_failure(
         .transaction()
         .await
         .context("Failed to begin recording a failure")?;
-    let recorded = store::fail(&*tx, job, &failure, duration_ms, now).await?;
+    let recorded = store::fail(&tx, job, &failure, duration_ms, now).await?;
     if recorded && state == "dead" {
         dispatch::on_dead(app, &tx, job, e, reason, now).await?;
     }

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use tokio_postgres::GenericClient;
+use crate::db::Sql;
 
 use super::store::{self, Member};
 use crate::jobs::{enqueue, JobKind, NewJob};
@@ -42,7 +42,7 @@ pub struct Cause {
 /// Writes `after` (read as `before`, or just created when `before` is None)
 /// and enqueues the change's jobs. Returns the jobs enqueued.
 pub async fn save(
-    tx: &impl GenericClient,
+    tx: &impl Sql,
     before: Option<&Member>,
     after: &mut Member,
     grace_days: i64,

@@ -19,11 +19,11 @@ pub const HOOK_BATCH: i64 = 500;
 pub const RECONCILE_AFTER_SECS: f64 = 120.0;
 
 /// Runs every hook; returns how many members were touched.
-pub async fn sweep_hooks(app: &App, client: &tokio_postgres::Client) -> anyhow::Result<u64> {
+pub async fn sweep_hooks(app: &App, client: &impl crate::db::Sql) -> anyhow::Result<u64> {
     Ok(expire_grace(app, client).await? + reconcile_crm(app, client).await?)
 }
 
-async fn expire_grace(app: &App, client: &tokio_postgres::Client) -> anyhow::Result<u64> {
+async fn expire_grace(app: &App, client: &impl crate::db::Sql) -> anyhow::Result<u64> {
     let now = app.clock.now();
     let grace = app.config.past_due_grace_days as i32;
     let ids: Vec<Uuid> = client
@@ -41,10 +41,10 @@ async fn expire_grace(app: &App, client: &tokio_postgres::Client) -> anyhow::Res
     for id in ids {
         let mut c = app.db.get().await.context("Failed to get a connection")?;
         let tx = c.transaction().await?;
-        if let Some(before) = store::lock(&*tx, id).await? {
+        if let Some(before) = store::lock(&tx, id).await? {
             let mut after = before.clone();
             change::save(
-                &*tx,
+                &tx,
                 Some(&before),
                 &mut after,
                 app.config.past_due_grace_days,
@@ -62,7 +62,7 @@ async fn expire_grace(app: &App, client: &tokio_postgres::Client) -> anyhow::Res
     Ok(n)
 }
 
-async fn reconcile_crm(app: &App, client: &tokio_postgres::Client) -> anyhow::Result<u64> {
+async fn reconcile_crm(app: &App, client: &impl crate::db::Sql) -> anyhow::Result<u64> {
     let now = app.clock.now();
     let rows = client
         .query(

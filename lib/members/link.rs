@@ -8,7 +8,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use tokio_postgres::GenericClient;
+use crate::db::Sql;
 
 use super::store::{self, Member, COLUMNS};
 
@@ -45,7 +45,7 @@ impl Identity {
 /// Takes the transaction-scoped advisory locks of every identity in `id`,
 /// in a fixed order (the locks [`resolve`] takes; re-entrant, so a caller may
 /// lock first, look, then resolve). False when the identity is empty.
-pub async fn lock(tx: &impl GenericClient, id: &Identity) -> anyhow::Result<bool> {
+pub async fn lock(tx: &impl Sql, id: &Identity) -> anyhow::Result<bool> {
     let keys = id.lock_keys();
     for key in &keys {
         tx.execute(
@@ -62,7 +62,7 @@ pub async fn lock(tx: &impl GenericClient, id: &Identity) -> anyhow::Result<bool
 /// `lead` when none matches (`created` is true then). `None` only when the
 /// identity is empty.
 pub async fn resolve(
-    tx: &impl GenericClient,
+    tx: &impl Sql,
     id: &Identity,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<(Member, bool)>> {
@@ -145,7 +145,7 @@ fn conflicts(a: &Member, b: &Member) -> bool {
 /// of events): identities are combined, the better-informed billing state
 /// wins, history moves over, and the merge goes on the timeline.
 async fn merge(
-    tx: &impl GenericClient,
+    tx: &impl Sql,
     a: Member,
     b: Member,
     now: DateTime<Utc>,

@@ -4,7 +4,8 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokio_postgres::{GenericClient, Row};
+use crate::db::Sql;
+use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::state::{access, Access, MemberState};
@@ -102,7 +103,7 @@ impl Member {
 }
 
 /// Loads a live member by id, locking the row.
-pub async fn lock(client: &impl GenericClient, id: Uuid) -> anyhow::Result<Option<Member>> {
+pub async fn lock(client: &impl Sql, id: Uuid) -> anyhow::Result<Option<Member>> {
     let row = client
         .query_opt(
             &format!(
@@ -118,7 +119,7 @@ pub async fn lock(client: &impl GenericClient, id: Uuid) -> anyhow::Result<Optio
 /// Finds a live member by one identity (no lock): `user_id`, `email`,
 /// `stripe_customer_id` or `id`.
 pub async fn find(
-    client: &impl GenericClient,
+    client: &impl Sql,
     field: &str,
     value: &str,
 ) -> anyhow::Result<Option<Member>> {
@@ -141,7 +142,7 @@ pub async fn find(
 
 /// Inserts a new `lead`.
 pub async fn insert(
-    client: &impl GenericClient,
+    client: &impl Sql,
     email: Option<&str>,
     name: Option<&str>,
     now: DateTime<Utc>,
@@ -160,7 +161,7 @@ pub async fn insert(
 
 /// Writes every mutable field of `m`.
 pub async fn update(
-    client: &impl GenericClient,
+    client: &impl Sql,
     m: &Member,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
@@ -198,7 +199,7 @@ pub async fn update(
 
 /// Adds a line to the member's timeline.
 pub async fn timeline(
-    client: &impl GenericClient,
+    client: &impl Sql,
     member_id: Uuid,
     kind: &str,
     summary: &str,

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use tokio_postgres::Transaction;
+use crate::db::Sql;
 use uuid::Uuid;
 
 use super::billing;
@@ -99,7 +99,7 @@ fn target_state(fact: &Fact, current: MemberState) -> Option<MemberState> {
 
 /// Applies `fact` (from `event`) in `tx`.
 pub async fn apply(
-    tx: &Transaction<'_>,
+    tx: &impl Sql,
     event: &RawEvent,
     fact: &Fact,
     grace_days: i64,

@@ -3,7 +3,7 @@
 //! is paid, and human escalation of refunds and disputes (never automated).
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::Transaction;
+use crate::db::Sql;
 
 use super::event::{Fact, RawEvent};
 use crate::alerts::enqueue_alert;
@@ -15,7 +15,7 @@ use crate::telemetry::mask_email;
 
 /// Runs the side effects of `fact`; returns the jobs enqueued.
 pub async fn effects(
-    tx: &Transaction<'_>,
+    tx: &impl Sql,
     member: Option<&Member>,
     event: &RawEvent,
     fact: &Fact,
@@ -132,7 +132,7 @@ pub async fn effects(
 /// Records the failure; true when the invoice was already paid (an
 /// out-of-order delivery), in which case no follow-up is sent.
 async fn already_paid(
-    tx: &Transaction<'_>,
+    tx: &impl Sql,
     m: &Member,
     invoice: &str,
     failed_at: DateTime<Utc>,

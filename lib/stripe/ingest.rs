@@ -157,7 +157,7 @@ async fn store(app: &App, event: &RawEvent, payload: &Value, via: Via) -> anyhow
     .await?;
     if let (Via::Catchup, Some(member_id)) = (via, applied.member_id) {
         crate::members::store::timeline(
-            &*tx,
+            &tx,
             member_id,
             "recovered",
             &format!(

@@ -8,7 +8,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use tokio_postgres::Transaction;
+use crate::db::Sql;
 use uuid::Uuid;
 
 use super::helpdesk::{self, Contact};
@@ -60,9 +60,9 @@ pub async fn accept(app: &App, intake: &Intake, keyed: Option<&Keyed>) -> anyhow
     let tx = client.transaction().await.context("Failed to begin")?;
     let accepted = store_contact(app, &tx, intake, now).await?;
     if let Some(k) = keyed {
-        if !idempotency::record(&*tx, k, &accepted.response, now).await? {
+        if !idempotency::record(&tx, k, &accepted.response, now).await? {
             tx.rollback().await.context("Failed to roll back")?;
-            let settled = idempotency::settled(&**client, k, now).await?;
+            let settled = idempotency::settled(&client, k, now).await?;
             return Ok(Outcome::Settled(settled.unwrap_or(Begin::Reused)));
         }
     }
@@ -75,7 +75,7 @@ pub async fn accept(app: &App, intake: &Intake, keyed: Option<&Keyed>) -> anyhow
 /// Member, rules, ticket, jobs, flag: everything but the commit.
 async fn store_contact(
     app: &App,
-    tx: &Transaction<'_>,
+    tx: &impl Sql,
     intake: &Intake,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Accepted> {
@@ -137,7 +137,7 @@ fn answer(
 /// (never lower) decision. Returns the ticket, the contact number and the
 /// ticket's decision.
 async fn write_ticket(
-    tx: &Transaction<'_>,
+    tx: &impl Sql,
     open: Option<OpenTicket>,
     member: &Member,
     intake: &Intake,
@@ -162,7 +162,7 @@ async fn write_ticket(
 /// The helpdesk delivery of this contact, and one Slack alert per ticket
 /// once it needs a person or is urgent (masked email only).
 async fn enqueue_jobs(
-    tx: &Transaction<'_>,
+    tx: &impl Sql,
     c: Contact<'_>,
     member: &Member,
     now: DateTime<Utc>,
@@ -197,7 +197,7 @@ async fn enqueue_jobs(
 /// writes the timeline line.
 async fn flag_member(
     app: &App,
-    tx: &Transaction<'_>,
+    tx: &impl Sql,
     member: Member,
     created: bool,
     ticket_id: Uuid,

@@ -14,7 +14,7 @@ use axum::{Extension, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio_postgres::GenericClient;
+use crate::db::Sql;
 use uuid::Uuid;
 
 use crate::admin::auth::Actor;
@@ -75,7 +75,7 @@ async fn list(State(app): State<App>, Query(f): Query<Filter>) -> Result<Respons
 }
 
 /// One ticket with its messages (contact 1 is the ticket's own).
-async fn load(client: &impl GenericClient, id: Uuid) -> anyhow::Result<Option<Value>> {
+async fn load(client: &impl Sql, id: Uuid) -> anyhow::Result<Option<Value>> {
     let row = client
         .query_opt(
             r#"SELECT to_jsonb(t) - 'email_lower',
@@ -100,7 +100,7 @@ async fn show(State(app): State<App>, Path(id): Path<String>) -> Result<Response
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
     let ticket = async {
         let client = app.db.get().await?;
-        load(&**client, id).await
+        load(&client, id).await
     }
     .await
     .map_err(db_error)?
@@ -148,10 +148,10 @@ async fn resolve_ticket(app: &App, id: Uuid, actor: &str) -> anyhow::Result<Opti
         .await
         .context("Failed to resolve a ticket")?;
         if let Some(member_id) = member_id {
-            clear_flag(&*tx, member_id, id, actor, now).await?;
+            clear_flag(&tx, member_id, id, actor, now).await?;
         }
     }
-    let ticket = load(&*tx, id).await?;
+    let ticket = load(&tx, id).await?;
     tx.commit().await.context("Failed to commit a resolve")?;
     Ok(ticket)
 }
@@ -159,7 +159,7 @@ async fn resolve_ticket(app: &App, id: Uuid, actor: &str) -> anyhow::Result<Opti
 /// Clears `needs_support` when the member has no other open ticket, and
 /// writes the timeline line either way.
 async fn clear_flag(
-    tx: &impl GenericClient,
+    tx: &impl Sql,
     member_id: Uuid,
     ticket_id: Uuid,
     actor: &str,

@@ -14,7 +14,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
-use tokio_postgres::GenericClient;
+use crate::db::Sql;
 use uuid::Uuid;
 
 use super::input::Intake;
@@ -49,7 +49,7 @@ pub struct Contact<'a> {
 
 /// Enqueues the delivery of one contact in the caller's transaction.
 pub async fn enqueue_contact(
-    tx: &impl GenericClient,
+    tx: &impl Sql,
     c: Contact<'_>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<i64>> {

@@ -19,7 +19,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tokio_postgres::GenericClient;
+use crate::db::Sql;
 
 use super::input::Email;
 use crate::state::App;
@@ -136,7 +136,7 @@ pub async fn release(app: &App, k: &Keyed, token: Option<String>) {
 /// The committed record for `k` as a decision: `Replay` for the same
 /// body, `Reused` for another; `None` when there is no live record.
 pub async fn settled(
-    client: &impl GenericClient,
+    client: &impl Sql,
     k: &Keyed,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<Begin>> {
@@ -155,12 +155,12 @@ async fn lookup(app: &App, k: &Keyed) -> anyhow::Result<Option<Begin>> {
         .get()
         .await
         .context("Failed to get a connection for an idempotency lookup")?;
-    settled(&**client, k, app.clock.now()).await
+    settled(&client, k, app.clock.now()).await
 }
 
 /// The live record (fingerprint, response) of `k`, if any.
 pub async fn load(
-    client: &impl GenericClient,
+    client: &impl Sql,
     k: &Keyed,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<(String, Stored)>> {
@@ -187,7 +187,7 @@ pub async fn load(
 /// Deletes up to `batch` records older than [`TTL_HOURS`]: a few on every
 /// keyed request, and a large batch on every sweep, so the table stays small.
 pub async fn prune(
-    client: &impl GenericClient,
+    client: &impl Sql,
     now: DateTime<Utc>,
     batch: i64,
 ) -> anyhow::Result<u64> {
@@ -206,7 +206,7 @@ pub async fn prune(
 /// record exists already (a concurrent duplicate committed first: roll back
 /// and replay it).
 pub async fn record(
-    tx: &impl GenericClient,
+    tx: &impl Sql,
     k: &Keyed,
     stored: &Stored,
     now: DateTime<Utc>,

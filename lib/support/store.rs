@@ -5,7 +5,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use tokio_postgres::GenericClient;
+use crate::db::Sql;
 use uuid::Uuid;
 
 use super::input::Intake;
@@ -35,7 +35,7 @@ pub struct OpenTicket {
 
 /// The newest open ticket of `email` contacted after `since`, locked.
 pub async fn find_open(
-    tx: &impl GenericClient,
+    tx: &impl Sql,
     email: &str,
     since: DateTime<Utc>,
 ) -> anyhow::Result<Option<OpenTicket>> {
@@ -64,7 +64,7 @@ pub async fn find_open(
 /// plan, last payment event, last failed automation step (newest dead job),
 /// open tickets (this one included).
 pub async fn snapshot(
-    tx: &impl GenericClient,
+    tx: &impl Sql,
     m: &Member,
     adding_ticket: bool,
     now: DateTime<Utc>,
@@ -99,7 +99,7 @@ pub async fn snapshot(
 
 /// Inserts a new open ticket; returns its id.
 pub async fn insert(
-    tx: &impl GenericClient,
+    tx: &impl Sql,
     member_id: Uuid,
     intake: &Intake,
     d: &Decision,
@@ -136,7 +136,7 @@ pub async fn insert(
 /// Adds contact `n` to an open ticket with the combined decision (never
 /// lower) and a fresh snapshot.
 pub async fn add_contact(
-    tx: &impl GenericClient,
+    tx: &impl Sql,
     ticket_id: Uuid,
     n: i32,
     intake: &Intake,

@@ -512,7 +512,7 @@ async fn skip_tags_and_the_kill_switch_keep_the_intake_from_enqueueing() {
         "dispute tickets go to a person only"
     );
     opsbridge::flags::set(
-        &**t.db().await,
+        &t.db().await,
         "openai",
         false,
         "test",

@@ -244,7 +244,7 @@ async fn a_worker_killed_mid_job_is_rescued_after_its_lease_and_completed_once()
     members(&t, 1).await;
     let client = t.db().await;
     let claimed = opsbridge::jobs::store::claim(
-        &**client,
+        &client,
         opsbridge::jobs::JobKind::CrmUpsert,
         10,
         None,
@@ -303,7 +303,7 @@ async fn a_paused_integration_holds_its_jobs_until_resumed() {
     members(&t, 2).await;
     let client = t.db().await;
     opsbridge::flags::set(
-        &**client,
+        &client,
         "hubspot",
         false,
         "test",
@@ -322,7 +322,7 @@ async fn a_paused_integration_holds_its_jobs_until_resumed() {
         2
     );
     assert!(emails(&server).await.is_empty());
-    opsbridge::flags::set(&**client, "hubspot", true, "test", "", t.clock_now())
+    opsbridge::flags::set(&client, "hubspot", true, "test", "", t.clock_now())
         .await
         .unwrap();
     t.drain().await;

@@ -128,7 +128,7 @@ async fn switches_are_listed_and_flipped_with_who_and_when() {
     );
     let at = chrono::DateTime::parse_from_rfc3339(f["updated_at"].as_str().unwrap()).unwrap();
     assert_eq!(at, t.clock_now());
-    let paused = opsbridge::flags::paused(&**t.db().await).await.unwrap();
+    let paused = opsbridge::flags::paused(&t.db().await).await.unwrap();
     assert_eq!(paused, vec!["hubspot".to_string()]);
     let res = admin(
         &t,
