@@ -2,10 +2,10 @@
 //! instance sees the same. A paused integration's jobs wait as `held`
 //! (reason `paused`) and drain when it is resumed; nothing is lost.
 
+use crate::db::Sql;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use crate::db::Sql;
 
 /// The integrations that can be paused (job kinds map onto these).
 pub const INTEGRATIONS: &[&str] = &[

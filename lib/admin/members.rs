@@ -10,6 +10,7 @@
 //! The answer escapes `<`, `>` and `&` inside JSON strings, so stored
 //! customer text can never appear as raw HTML in a body.
 
+use crate::db::Sql;
 use anyhow::Context;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -18,7 +19,6 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use crate::db::Sql;
 use uuid::Uuid;
 
 use super::auth::Actor;

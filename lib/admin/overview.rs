@@ -13,13 +13,13 @@
 
 use std::str::FromStr;
 
+use crate::db::Sql;
 use anyhow::Context;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
-use crate::db::Sql;
 
 use crate::state::App;
 

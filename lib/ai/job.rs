@@ -7,9 +7,9 @@
 //! all it can write. When the job dies, the ticket goes to a person
 //! (`needs_human`, reason `ai_failed`): the intake is never blocked by AI.
 
+use crate::db::Sql;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use crate::db::Sql;
 use uuid::Uuid;
 
 use super::budget::{self, Budget};
@@ -181,10 +181,7 @@ async fn save(
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
     let now = app.clock.now();
-    if store::insert(&tx, ticket_id, n, c, v, now)
-        .await?
-        .is_some()
-    {
+    if store::insert(&tx, ticket_id, n, c, v, now).await?.is_some() {
         let tag = format!("ai:{}", c.draft.category.as_str());
         store::add_tag(&tx, ticket_id, &tag).await?;
     }

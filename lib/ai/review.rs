@@ -8,6 +8,7 @@
 //! A decided (approved or rejected) draft answers 409 `draft_already_decided`.
 //! Approval only marks the draft: sending it stays out of scope.
 
+use crate::db::Sql;
 use anyhow::Context;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -16,7 +17,6 @@ use axum::response::Response;
 use axum::Extension;
 use serde_json::{json, Value};
 use tokio_postgres::types::ToSql;
-use crate::db::Sql;
 use uuid::Uuid;
 
 use super::admin::{db_error, draft_id, escaped, not_found};

@@ -5,10 +5,10 @@
 //! ticket `needs_human` with a reason (budget, failure). Nothing here
 //! touches members, priority, status, ownership, access or billing.
 
+use crate::db::Sql;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use crate::db::Sql;
 use uuid::Uuid;
 
 use super::guard::Verdict;
@@ -149,11 +149,7 @@ pub async fn insert(
 }
 
 /// Adds a tag to a ticket (once). The only ticket field a model may change.
-pub async fn add_tag(
-    client: &impl Sql,
-    ticket_id: Uuid,
-    tag: &str,
-) -> anyhow::Result<()> {
+pub async fn add_tag(client: &impl Sql, ticket_id: Uuid, tag: &str) -> anyhow::Result<()> {
     client
         .execute(
             "UPDATE tickets SET tags = array_append(tags, $2) WHERE id = $1 AND NOT ($2 = ANY(tags))",

@@ -2,9 +2,9 @@
 //! tickets) and dead letters, posted to `SLACK_WEBHOOK_URL` from the outbox.
 //! Alert text is built at enqueue time from ids and masked emails only.
 
+use crate::db::Sql;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use crate::db::Sql;
 use uuid::Uuid;
 
 use crate::jobs::outcome::{classify_status, classify_transport};

@@ -5,9 +5,9 @@
 //! `done` marker kept 30 days. `UNIQUE (source, event_id)` is the durable
 //! backstop: with Redis down, Postgres alone keeps exactly-once.
 
+use crate::db::Sql;
 use anyhow::Context;
 use serde_json::json;
-use crate::db::Sql;
 use uuid::Uuid;
 
 use super::events::{AppEvent, AppEventType};
@@ -143,16 +143,13 @@ async fn store(app: &App, event: &AppEvent) -> Result<Ingested, IngestError> {
     };
     let row_id: i64 = row.get(0);
     let (before, mut member, outcome) = member_for(&tx, event, now).await?;
-    let jobs = members::save(
-        &tx,
-        before.as_ref(),
-        &mut member,
-        app.config.past_due_grace_days,
-        now,
-        None,
-    )
-    .await?;
-    record(&tx, row_id, event, &member, outcome, now).await?;
+    let grace = app.config.past_due_grace_days;
+    let change = members::change::prepare(before.as_ref(), &mut member, grace, now, None);
+    // Independent writes, sent together (pipelined): one round trip.
+    let (jobs, ()) = tokio::try_join!(
+        change.write(&tx, &member, now),
+        record(&tx, row_id, event, &member, outcome, now),
+    )?;
     tx.commit().await.context("Failed to commit an app event")?;
     tracing::info!(event_id = event.id.as_str(), event_type = event.kind.as_str(), member_id = %member.id, outcome, "app event stored");
     Ok(Ingested {
@@ -172,21 +169,13 @@ async fn record(
     outcome: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<()> {
-    tx.execute(
-        "UPDATE events SET member_id = $2, outcome = $3 WHERE id = $1",
-        &[&row_id, &member.id, &outcome],
-    )
-    .await
-    .context("Failed to record the app event's outcome")?;
-    store::timeline(
-        tx,
-        member.id,
-        "app_event",
-        &format!("{} ({outcome})", event.kind.as_str()),
-        json!({ "event_id": event.id.as_str(), "source": event.source }),
-        now,
-    )
-    .await
+    let line = format!("{} ({outcome})", event.kind.as_str());
+    let data = json!({ "event_id": event.id.as_str(), "source": event.source });
+    tokio::try_join!(
+        crate::db::events::record_outcome(tx, row_id, Some(member.id), outcome),
+        store::timeline(tx, member.id, "app_event", &line, data, now),
+    )?;
+    Ok(())
 }
 
 type Resolved = (Option<Member>, Member, &'static str);
@@ -218,19 +207,15 @@ async fn member_for(
             return Ok((Some(before), after, outcome));
         }
     }
-    let (member, created) = members::resolve(tx, &identity, now)
+    let resolved = members::resolve(tx, &identity, now)
         .await?
         .ok_or_else(|| anyhow::anyhow!("an app event always has an email"))?;
-    if identity.user_id.is_some() && member.app_user_id != identity.user_id {
+    if identity.user_id.is_some() && resolved.member.app_user_id != identity.user_id {
         return Err(IngestError::EmailTaken);
     }
     // `resolve` fills missing identities in memory only: the stored row is
     // the true "before", so linking a user id counts as a change.
-    let before = match created {
-        true => None,
-        false => store::lock(tx, member.id).await?,
-    };
-    Ok((before, member, "applied"))
+    Ok((resolved.before, resolved.member, "applied"))
 }
 
 /// `user.updated` sets the email and name; a repeated signup or a lead only

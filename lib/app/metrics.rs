@@ -10,13 +10,13 @@
 //! Ticket → first draft latency belongs to the support feature and is not
 //! measured here yet.
 
+use crate::db::Sql;
 use anyhow::Context;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{json, Value};
-use crate::db::Sql;
 
 use crate::http::ApiError;
 use crate::state::App;
@@ -56,10 +56,7 @@ pub async fn compute(client: &impl Sql, now: DateTime<Utc>) -> anyhow::Result<Va
 }
 
 /// p50/p95 of Stripe event → app webhook delivered, in ms.
-async fn payment_to_access(
-    client: &impl Sql,
-    since: DateTime<Utc>,
-) -> anyhow::Result<Value> {
+async fn payment_to_access(client: &impl Sql, since: DateTime<Utc>) -> anyhow::Result<Value> {
     let row = client
         .query_one(
             r#"WITH d AS (

@@ -2,6 +2,7 @@
 //! Postgres is the source of truth; every business write and its outbox
 //! jobs share one transaction.
 
+pub mod events;
 pub mod migrate;
 pub mod pool;
 pub mod sql;

@@ -22,11 +22,17 @@ pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 /// A pooled client or one of its transactions; every statement is cached.
 pub trait Sql: Sync {
     /// Like `Client::query`.
-    fn query(&self, sql: &str, params: Params<'_>)
-        -> impl Future<Output = Result<Vec<Row>, Error>> + Send;
+    fn query(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send;
     /// Like `Client::query_one`.
-    fn query_one(&self, sql: &str, params: Params<'_>)
-        -> impl Future<Output = Result<Row, Error>> + Send;
+    fn query_one(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<Row, Error>> + Send;
     /// Like `Client::query_opt`.
     fn query_opt(
         &self,
@@ -34,8 +40,11 @@ pub trait Sql: Sync {
         params: Params<'_>,
     ) -> impl Future<Output = Result<Option<Row>, Error>> + Send;
     /// Like `Client::execute`.
-    fn execute(&self, sql: &str, params: Params<'_>)
-        -> impl Future<Output = Result<u64, Error>> + Send;
+    fn execute(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl Future<Output = Result<u64, Error>> + Send;
 }
 
 /// Implements [`Sql`] for a deadpool type that has `prepare_cached` and

@@ -1,9 +1,9 @@
 //! Kind → adapter. Adapters live with their feature (`crm`, `app`, `email`,
 //! `alerts`) and classify their own upstream failures.
 
+use crate::db::Sql;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
-use crate::db::Sql;
 
 use super::{Job, JobError, JobKind, Reason};
 use crate::state::App;

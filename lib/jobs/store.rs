@@ -5,10 +5,10 @@
 //! and every result is written only while the claim still holds
 //! (`state = 'running'` and the same attempt number).
 
+use crate::db::Sql;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use crate::db::Sql;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -227,10 +227,7 @@ pub async fn fail(
 }
 
 /// Puts running jobs whose lease expired back to pending (their worker died).
-pub async fn rescue_expired(
-    client: &impl Sql,
-    now: DateTime<Utc>,
-) -> anyhow::Result<u64> {
+pub async fn rescue_expired(client: &impl Sql, now: DateTime<Utc>) -> anyhow::Result<u64> {
     client
         .execute(
             r#"UPDATE jobs SET state = 'pending', lease_until = NULL, run_at = $1, updated_at = $1,
@@ -273,11 +270,7 @@ pub async fn set_held(
 }
 
 /// Deletes up to `batch` succeeded jobs older than `before`.
-pub async fn prune(
-    client: &impl Sql,
-    before: DateTime<Utc>,
-    batch: i64,
-) -> anyhow::Result<u64> {
+pub async fn prune(client: &impl Sql, before: DateTime<Utc>, batch: i64) -> anyhow::Result<u64> {
     client
         .execute(
             r#"DELETE FROM jobs WHERE id IN (

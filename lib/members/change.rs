@@ -3,9 +3,9 @@
 //! enqueues, in the same transaction, ONE app webhook (`webhook-id` = the
 //! change id, stable across retries) and ONE CRM upsert.
 
+use crate::db::Sql;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use crate::db::Sql;
 
 use super::store::{self, Member};
 use crate::jobs::{enqueue, JobKind, NewJob};
@@ -49,23 +49,49 @@ pub async fn save(
     now: DateTime<Utc>,
     cause: Option<&Cause>,
 ) -> anyhow::Result<Enqueued> {
+    let change = prepare(before, after, grace_days, now, cause);
+    change.write(tx, after, now).await
+}
+
+/// A save decided but not yet written: [`prepare`] settles access and the
+/// next `sequence` in memory, [`Change::write`] sends the statements. The
+/// split lets a caller send its own independent writes in the same pipeline.
+#[derive(Debug)]
+pub struct Change {
+    /// The exported jobs (app webhook, CRM upsert) and the timeline line,
+    /// when anything the app or CRM sees changed.
+    exported: Option<Exported>,
+}
+
+#[derive(Debug)]
+struct Exported {
+    webhook: NewJob,
+    crm: NewJob,
+    summary: String,
+    data: Value,
+}
+
+/// Settles `after`'s access and sequence; nothing is written yet.
+pub fn prepare(
+    before: Option<&Member>,
+    after: &mut Member,
+    grace_days: i64,
+    now: DateTime<Utc>,
+    cause: Option<&Cause>,
+) -> Change {
     let access = after.access_at(grace_days, now);
     after.access = access.level.as_str().to_string();
     let changed = match before {
         None => true,
         Some(b) => exported(b) != exported(after),
     };
+    if !changed {
+        return Change { exported: None };
+    }
     let access_changed = before
         .map(|b| b.access != after.access)
         .unwrap_or(after.access != "none");
-    let mut jobs = Vec::new();
-    if changed {
-        after.sequence += 1;
-    }
-    store::update(tx, after, now).await?;
-    if !changed {
-        return Ok(jobs);
-    }
+    after.sequence += 1;
     let change_id = format!("chg_{}", uuid::Uuid::now_v7().simple());
     let kind = if access_changed {
         ACCESS_CHANGED
@@ -103,31 +129,52 @@ pub async fn save(
         format!("app_webhook:{}:{}", after.id, after.sequence),
         json!({ "body": body, "meta": meta }),
     );
-    if let Some(id) = enqueue(tx, webhook, now).await? {
-        jobs.push((JobKind::AppWebhook, id));
-    }
     let crm = new(
         JobKind::CrmUpsert,
         format!("crm_upsert:{}:{}", after.id, after.sequence),
         json!({ "member_id": after.id, "sequence": after.sequence }),
     );
-    if let Some(id) = enqueue(tx, crm, now).await? {
-        jobs.push((JobKind::CrmUpsert, id));
-    }
     let summary = format!(
         "{} → {} ({} access)",
         before.map(|b| b.state.as_str()).unwrap_or("new"),
         after.state.as_str(),
         after.access
     );
-    store::timeline(
-        tx,
-        after.id,
-        "state",
-        &summary,
-        json!({ "sequence": after.sequence, "change_id": change_id }),
-        now,
-    )
-    .await?;
-    Ok(jobs)
+    Change {
+        exported: Some(Exported {
+            webhook,
+            crm,
+            summary,
+            data: json!({ "sequence": after.sequence, "change_id": change_id }),
+        }),
+    }
+}
+
+impl Change {
+    /// Writes the member and, for an exported change, its jobs and timeline
+    /// line. The statements are independent, so they are sent together
+    /// (tokio-postgres pipelines concurrent queries on one connection): one
+    /// round trip instead of four.
+    pub async fn write(
+        self,
+        tx: &impl Sql,
+        m: &Member,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Enqueued> {
+        let Some(e) = self.exported else {
+            store::update(tx, m, now).await?;
+            return Ok(Vec::new());
+        };
+        let (_, webhook, crm, _) = tokio::try_join!(
+            store::update(tx, m, now),
+            enqueue(tx, e.webhook, now),
+            enqueue(tx, e.crm, now),
+            store::timeline(tx, m.id, "state", &e.summary, e.data, now),
+        )?;
+        let jobs = [(JobKind::AppWebhook, webhook), (JobKind::CrmUpsert, crm)];
+        Ok(jobs
+            .into_iter()
+            .filter_map(|(kind, id)| id.map(|id| (kind, id)))
+            .collect())
+    }
 }

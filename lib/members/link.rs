@@ -5,10 +5,10 @@
 //! the lookup, so concurrent first contacts create one member; two members
 //! that turn out to be one person are merged into the older one.
 
+use crate::db::Sql;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use crate::db::Sql;
 
 use super::store::{self, Member, COLUMNS};
 
@@ -47,39 +47,65 @@ impl Identity {
 /// lock first, look, then resolve). False when the identity is empty.
 pub async fn lock(tx: &impl Sql, id: &Identity) -> anyhow::Result<bool> {
     let keys = id.lock_keys();
-    for key in &keys {
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            &[key],
-        )
-        .await
-        .context("Failed to lock an identity")?;
-    }
+    lock_keys(tx, &keys).await?;
     Ok(!keys.is_empty())
 }
 
+/// One statement for all keys: `unnest` yields them in array order (sorted),
+/// so every transaction takes its locks in the same order (no deadlock).
+async fn lock_keys(tx: &impl Sql, keys: &[String]) -> anyhow::Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k",
+        &[&keys],
+    )
+    .await
+    .context("Failed to lock an identity")?;
+    Ok(())
+}
+
+/// A resolved member: as stored before this fact (`None` when just created)
+/// and with the fact's identities filled in (to be written by `save`).
+#[derive(Debug)]
+pub struct Resolved {
+    /// The stored row (the true "before" of an exported change).
+    pub before: Option<Member>,
+    /// The member with missing identities filled in memory.
+    pub member: Member,
+}
+
+impl Resolved {
+    /// True when the member was created by this resolve.
+    pub fn created(&self) -> bool {
+        self.before.is_none()
+    }
+}
+
 /// The member this identity belongs to, locked for update; created as a
-/// `lead` when none matches (`created` is true then). `None` only when the
-/// identity is empty.
+/// `lead` when none matches. `None` only when the identity is empty.
 pub async fn resolve(
     tx: &impl Sql,
     id: &Identity,
     now: DateTime<Utc>,
-) -> anyhow::Result<Option<(Member, bool)>> {
-    if !lock(tx, id).await? {
+) -> anyhow::Result<Option<Resolved>> {
+    let keys = id.lock_keys();
+    if keys.is_empty() {
         return Ok(None);
     }
-    let rows = tx
-        .query(
-            &format!(
-                "SELECT {COLUMNS} FROM members WHERE merged_into IS NULL
-                   AND (app_user_id = $1 OR stripe_customer_id = $2 OR email_lower = lower($3))
-                 ORDER BY created_at, id FOR UPDATE"
-            ),
-            &[&id.user_id, &id.customer_id, &id.email],
-        )
-        .await
-        .context("Failed to look up members")?;
+    // Sent together (pipelined on the connection); Postgres runs the lookup
+    // only after the locks are held, so it sees every committed member.
+    let lookup = format!(
+        "SELECT {COLUMNS} FROM members WHERE merged_into IS NULL
+           AND (app_user_id = $1 OR stripe_customer_id = $2 OR email_lower = lower($3))
+         ORDER BY created_at, id FOR UPDATE"
+    );
+    let (_, rows) = tokio::try_join!(lock_keys(tx, &keys), async {
+        tx.query(&lookup, &[&id.user_id, &id.customer_id, &id.email])
+            .await
+            .context("Failed to look up members")
+    })?;
     let found: Vec<Member> = rows.iter().map(Member::from_row).collect();
     // Link order: user id, then customer id, then email.
     let primary = found
@@ -93,9 +119,12 @@ pub async fn resolve(
         .or_else(|| found.first())
         .cloned();
     let Some(primary) = primary else {
-        let mut m = store::insert(tx, id.email.as_deref(), id.name.as_deref(), now).await?;
-        fill_identities(&mut m, id, &[]);
-        return Ok(Some((m, true)));
+        let mut member = store::insert(tx, id.email.as_deref(), id.name.as_deref(), now).await?;
+        fill_identities(&mut member, id, &[]);
+        return Ok(Some(Resolved {
+            before: None,
+            member,
+        }));
     };
     let mut survivor = primary;
     let mut others = Vec::new();
@@ -108,8 +137,13 @@ pub async fn resolve(
         }
         survivor = merge(tx, survivor, other, now).await?;
     }
+    // The survivor as stored (merges write it), before identities are filled.
+    let before = Some(survivor.clone());
     fill_identities(&mut survivor, id, &others);
-    Ok(Some((survivor, false)))
+    Ok(Some(Resolved {
+        before,
+        member: survivor,
+    }))
 }
 
 /// Records identities the member lacks, unless another (conflicting) member
@@ -144,12 +178,7 @@ fn conflicts(a: &Member, b: &Member) -> bool {
 /// Merges two members into the older one (deterministic whatever the order
 /// of events): identities are combined, the better-informed billing state
 /// wins, history moves over, and the merge goes on the timeline.
-async fn merge(
-    tx: &impl Sql,
-    a: Member,
-    b: Member,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Member> {
+async fn merge(tx: &impl Sql, a: Member, b: Member, now: DateTime<Utc>) -> anyhow::Result<Member> {
     let (mut keep, gone) = if (a.created_at, a.id) <= (b.created_at, b.id) {
         (a, b)
     } else {

@@ -17,6 +17,6 @@ pub mod store;
 
 pub use change::save;
 pub use hooks::sweep_hooks;
-pub use link::{resolve, Identity};
+pub use link::{resolve, Identity, Resolved};
 pub use state::{access, legal, Access, AccessLevel, MemberState};
 pub use store::Member;

@@ -1,10 +1,10 @@
 //! The members table: one row per person, read and written inside the
 //! caller's transaction.
 
+use crate::db::Sql;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use crate::db::Sql;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -118,11 +118,7 @@ pub async fn lock(client: &impl Sql, id: Uuid) -> anyhow::Result<Option<Member>>
 
 /// Finds a live member by one identity (no lock): `user_id`, `email`,
 /// `stripe_customer_id` or `id`.
-pub async fn find(
-    client: &impl Sql,
-    field: &str,
-    value: &str,
-) -> anyhow::Result<Option<Member>> {
+pub async fn find(client: &impl Sql, field: &str, value: &str) -> anyhow::Result<Option<Member>> {
     let condition = match field {
         "user_id" => "app_user_id = $1",
         "email" => "email_lower = lower($1)",
@@ -160,11 +156,7 @@ pub async fn insert(
 }
 
 /// Writes every mutable field of `m`.
-pub async fn update(
-    client: &impl Sql,
-    m: &Member,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
+pub async fn update(client: &impl Sql, m: &Member, now: DateTime<Utc>) -> anyhow::Result<()> {
     client
         .execute(
             r#"UPDATE members SET email = $2, name = $3, state = $4, plan = $5, needs_support = $6,

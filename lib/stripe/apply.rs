@@ -3,15 +3,16 @@
 //! applied to that member (Stripe `created`, then event id), so duplicates
 //! and out-of-order deliveries never regress a member.
 
+use crate::db::Sql;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use crate::db::Sql;
 use uuid::Uuid;
 
 use super::billing;
 use super::event::{Fact, RawEvent, SubStatus};
-use crate::members::change::{Cause, Enqueued};
-use crate::members::{self, legal, Identity, Member, MemberState};
+use crate::db::events::record_outcome;
+use crate::members::change::{self, Cause, Enqueued};
+use crate::members::{self, legal, Identity, Member, MemberState, Resolved};
 
 /// The result of applying one event.
 #[derive(Debug, Default)]
@@ -97,25 +98,31 @@ fn target_state(fact: &Fact, current: MemberState) -> Option<MemberState> {
     }
 }
 
-/// Applies `fact` (from `event`) in `tx`.
+/// Applies `fact` (from `event`, stored as events row `row_id`) in `tx`
+/// and records the outcome on that row.
 pub async fn apply(
     tx: &impl Sql,
+    row_id: i64,
     event: &RawEvent,
     fact: &Fact,
     grace_days: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Applied> {
     if *fact == Fact::Unhandled {
+        record_outcome(tx, row_id, None, "unhandled").await?;
         return Ok(Applied {
             outcome: "unhandled",
             ..Default::default()
         });
     }
     let created = event.created_at();
-    let Some((member, is_new)) = members::resolve(tx, &identity(fact), now).await? else {
+    let Some(resolved) = members::resolve(tx, &identity(fact), now).await? else {
         // Nothing links it to a person (e.g. a refund with no customer): the
         // human escalation still happens.
-        let jobs = billing::effects(tx, None, event, fact, now).await?;
+        let (jobs, ()) = tokio::try_join!(
+            billing::effects(tx, None, event, fact, now),
+            record_outcome(tx, row_id, None, "applied"),
+        )?;
         return Ok(Applied {
             member_id: None,
             outcome: "applied",
@@ -124,11 +131,10 @@ pub async fn apply(
     };
     // `resolve` fills missing identities in memory: the stored row is the
     // true "before", so linking a user id or customer id is an exported change.
-    let before = match is_new {
-        true => None,
-        false => members::store::lock(tx, member.id).await?,
-    };
-    let mut m = member;
+    let Resolved {
+        before,
+        member: mut m,
+    } = resolved;
     let newer = m.is_newer(created, &event.id);
     let mut changed_state = false;
     if newer {
@@ -148,9 +154,7 @@ pub async fn apply(
         event_type: event.event_type.clone(),
         created,
     };
-    let mut jobs =
-        members::save(tx, before.as_ref(), &mut m, grace_days, now, Some(&cause)).await?;
-    jobs.extend(billing::effects(tx, Some(&m), event, fact, now).await?);
+    let change = change::prepare(before.as_ref(), &mut m, grace_days, now, Some(&cause));
     let state_fact = matches!(
         fact,
         Fact::Checkout { .. }
@@ -163,15 +167,16 @@ pub async fn apply(
     } else {
         "applied"
     };
-    members::store::timeline(
-        tx,
-        m.id,
-        "stripe_event",
-        &format!("{} ({outcome})", event.event_type),
-        json!({ "event_id": event.id, "state_changed": changed_state }),
-        created,
-    )
-    .await?;
+    let line = format!("{} ({outcome})", event.event_type);
+    let data = json!({ "event_id": event.id, "state_changed": changed_state });
+    // Independent writes, sent together (pipelined): one round trip.
+    let (mut jobs, effects, (), ()) = tokio::try_join!(
+        change.write(tx, &m, now),
+        billing::effects(tx, Some(&m), event, fact, now),
+        members::store::timeline(tx, m.id, "stripe_event", &line, data, created),
+        record_outcome(tx, row_id, Some(m.id), outcome),
+    )?;
+    jobs.extend(effects);
     Ok(Applied {
         member_id: Some(m.id),
         outcome,

@@ -2,8 +2,8 @@
 //! follow-up per failed invoice (customer email + Slack), recovery when it
 //! is paid, and human escalation of refunds and disputes (never automated).
 
-use chrono::{DateTime, Utc};
 use crate::db::Sql;
+use chrono::{DateTime, Utc};
 
 use super::event::{Fact, RawEvent};
 use crate::alerts::enqueue_alert;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::apply::{apply, Applied};
 use super::event::{fact, RawEvent};
+use crate::db::events::record_outcome;
 use crate::members::change::Enqueued;
 use crate::state::App;
 
@@ -141,20 +142,16 @@ async fn store(app: &App, event: &RawEvent, payload: &Value, via: Via) -> anyhow
     };
     let row_id: i64 = row.get(0);
     let applied = match &parsed {
-        Ok(f) => apply(&tx, event, f, app.config.past_due_grace_days, now).await?,
+        Ok(f) => apply(&tx, row_id, event, f, app.config.past_due_grace_days, now).await?,
         Err(e) => {
             tracing::warn!(event_id = %event.id, event_type = %event.event_type, error = %e, "event stored but not applied");
+            record_outcome(&tx, row_id, None, "invalid").await?;
             Applied {
                 outcome: "invalid",
                 ..Default::default()
             }
         }
     };
-    tx.execute(
-        "UPDATE events SET member_id = $2, outcome = $3 WHERE id = $1",
-        &[&row_id, &applied.member_id, &applied.outcome],
-    )
-    .await?;
     if let (Via::Catchup, Some(member_id)) = (via, applied.member_id) {
         crate::members::store::timeline(
             &tx,

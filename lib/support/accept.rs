@@ -5,10 +5,10 @@
 //! the outbox jobs and stores the Idempotency-Key record. Nothing leaves the
 //! system here: the jobs run after the response.
 
+use crate::db::Sql;
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use crate::db::Sql;
 use uuid::Uuid;
 
 use super::helpdesk::{self, Contact};
@@ -85,9 +85,10 @@ async fn store_contact(
         name: intake.name.clone(),
         ..Identity::default()
     };
-    let (member, created) = members::resolve(tx, &identity, now)
+    let resolved = members::resolve(tx, &identity, now)
         .await?
         .context("an email always resolves to a member")?;
+    let (created, member) = (resolved.created(), resolved.member);
     let since = now - Duration::hours(MERGE_WINDOW_HOURS);
     let open = store::find_open(tx, intake.email.as_str(), since).await?;
     let snapshot = store::snapshot(tx, &member, open.is_none(), now).await?;

@@ -5,6 +5,7 @@
 //! `needs_support` once no open ticket is left). JSON answers escape `<`,
 //! `>` and `&` (`\u003c` ...), so stored HTML never appears raw in a body.
 
+use crate::db::Sql;
 use anyhow::Context;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -14,7 +15,6 @@ use axum::{Extension, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use crate::db::Sql;
 use uuid::Uuid;
 
 use crate::admin::auth::Actor;

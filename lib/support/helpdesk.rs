@@ -12,9 +12,9 @@
 //!  "source", "metadata", "member": {snapshot}}}
 //! ```
 
+use crate::db::Sql;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
-use crate::db::Sql;
 use uuid::Uuid;
 
 use super::input::Intake;

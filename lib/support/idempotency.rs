@@ -15,11 +15,11 @@
 //! replays it. Expired records are overwritten on reuse and pruned a few at
 //! a time by later keyed requests.
 
+use crate::db::Sql;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use crate::db::Sql;
 
 use super::input::Email;
 use crate::state::App;
@@ -186,11 +186,7 @@ pub async fn load(
 
 /// Deletes up to `batch` records older than [`TTL_HOURS`]: a few on every
 /// keyed request, and a large batch on every sweep, so the table stays small.
-pub async fn prune(
-    client: &impl Sql,
-    now: DateTime<Utc>,
-    batch: i64,
-) -> anyhow::Result<u64> {
+pub async fn prune(client: &impl Sql, now: DateTime<Utc>, batch: i64) -> anyhow::Result<u64> {
     client
         .execute(
             r#"DELETE FROM support_idempotency WHERE ctid IN (

@@ -2,10 +2,10 @@
 //! ticket a repeat contact merges into, take the member snapshot, insert a
 //! ticket or add a contact to one.
 
+use crate::db::Sql;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use crate::db::Sql;
 use uuid::Uuid;
 
 use super::input::Intake;

@@ -1,28 +1,23 @@
 #!/usr/bin/env bash
 # Load test of GET /api/members/access against a running local server:
 #   PORT=3100 scripts/dev --release &     # in another terminal (or background)
-#   scripts/bench/access.sh               # BASE_URL, CONNECTIONS, DURATION, THREADS to change
-# Seeds one member through POST /api/members/events, then runs wrk with
-# CONNECTIONS (64) connections for DURATION (10s) and prints requests/s and
-# the latency percentiles (wrk --latency). Reads APP_API_TOKEN from the
+#   scripts/bench/access.sh               # BASE_URL, CONNECTIONS, DURATION, RATE to change
+# Seeds one member through POST /api/members/events, then runs the
+# access_load bench (benches/access_load.rs) with CONNECTIONS (64) connections
+# for DURATION seconds (10): closed loop (saturation), or open loop at RATE
+# requests/s (latency counted from each request's scheduled time). Prints
+# answers/s and latency percentiles. Reads APP_API_TOKEN from the
 # environment or .dev/env (written by scripts/dev); never prints it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BASE_URL=${BASE_URL:-http://127.0.0.1:${PORT:-3100}}
 CONNECTIONS=${CONNECTIONS:-64}
-DURATION=${DURATION:-10s}
-THREADS=${THREADS:-$(nproc)}
+DURATION=${DURATION:-10}
 
 if [ -z "${APP_API_TOKEN:-}" ]; then
   [ -f "$ROOT/.dev/env" ] || { echo "no APP_API_TOKEN and no .dev/env: start scripts/dev first" >&2; exit 1; }
   APP_API_TOKEN=$(sed -n 's/^APP_API_TOKEN=//p' "$ROOT/.dev/env")
 fi
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (apt-get)" >&2
-  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get install -y wrk >/dev/null
-fi
-
 curl -fsS "$BASE_URL/api/health" >/dev/null || { echo "no server at $BASE_URL (PORT=3100 scripts/dev --release)" >&2; exit 1; }
 
 user_id="bench_user_$(date +%s)"
@@ -34,6 +29,8 @@ url="$BASE_URL/api/members/access?user_id=$user_id"
 check=$(curl -sS -o /dev/null -w '%{http_code}' -H "authorization: Bearer $APP_API_TOKEN" "$url")
 [ "$check" = 200 ] || { echo "access check failed: HTTP $check" >&2; exit 1; }
 
-echo "GET /api/members/access?user_id=… : $CONNECTIONS connections, $THREADS threads, $DURATION" >&2
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
-  -H "authorization: Bearer $APP_API_TOKEN" "$url"
+cd "$ROOT"
+cargo build --release --quiet --bench access_load
+bench=$(ls -t target/release/deps/access_load-* | grep -v '\.d$' | head -n 1)
+TARGET="$BASE_URL" APP_API_TOKEN="$APP_API_TOKEN" USER_ID="$user_id" CONCURRENCY="$CONNECTIONS" \
+  DURATION_SECS="$DURATION" "$bench"
