@@ -6,6 +6,11 @@
 //! every repeat. All our SQL is static text (formatted only from constants),
 //! so the per-connection cache stays small.
 //!
+//! Concurrent calls on one client are pipelined (sent without waiting for
+//! the previous answer), but their order on the wire is not guaranteed (a
+//! cache miss prepares first; `tokio::try_join!` rotates which future it
+//! polls first): join only statements that do not depend on each other.
+//!
 //! Why not `tokio_postgres::GenericClient`: its methods re-prepare a `&str`
 //! on every call. This trait keeps the same method names and arguments, so a
 //! store function only changes its bound.

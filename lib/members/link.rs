@@ -94,18 +94,20 @@ pub async fn resolve(
     if keys.is_empty() {
         return Ok(None);
     }
-    // Sent together (pipelined on the connection); Postgres runs the lookup
-    // only after the locks are held, so it sees every committed member.
-    let lookup = format!(
-        "SELECT {COLUMNS} FROM members WHERE merged_into IS NULL
-           AND (app_user_id = $1 OR stripe_customer_id = $2 OR email_lower = lower($3))
-         ORDER BY created_at, id FOR UPDATE"
-    );
-    let (_, rows) = tokio::try_join!(lock_keys(tx, &keys), async {
-        tx.query(&lookup, &[&id.user_id, &id.customer_id, &id.email])
-            .await
-            .context("Failed to look up members")
-    })?;
+    // Strictly after the locks (never pipelined with them: a join may send
+    // the lookup first, and then it would not see a member being created).
+    lock_keys(tx, &keys).await?;
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM members WHERE merged_into IS NULL
+                   AND (app_user_id = $1 OR stripe_customer_id = $2 OR email_lower = lower($3))
+                 ORDER BY created_at, id FOR UPDATE"
+            ),
+            &[&id.user_id, &id.customer_id, &id.email],
+        )
+        .await
+        .context("Failed to look up members")?;
     let found: Vec<Member> = rows.iter().map(Member::from_row).collect();
     // Link order: user id, then customer id, then email.
     let primary = found
