@@ -44,18 +44,13 @@ impl Identity {
 
 /// Takes the transaction-scoped advisory locks of every identity in `id`,
 /// in a fixed order (the locks [`resolve`] takes; re-entrant, so a caller may
-/// lock first, look, then resolve). False when the identity is empty.
+/// lock first, look, then resolve). One statement for all keys: `unnest`
+/// yields them in array order (sorted), so every transaction takes them in
+/// the same order (no deadlock). False when the identity is empty.
 pub async fn lock(tx: &impl Sql, id: &Identity) -> anyhow::Result<bool> {
     let keys = id.lock_keys();
-    lock_keys(tx, &keys).await?;
-    Ok(!keys.is_empty())
-}
-
-/// One statement for all keys: `unnest` yields them in array order (sorted),
-/// so every transaction takes its locks in the same order (no deadlock).
-async fn lock_keys(tx: &impl Sql, keys: &[String]) -> anyhow::Result<()> {
     if keys.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k",
@@ -63,7 +58,7 @@ async fn lock_keys(tx: &impl Sql, keys: &[String]) -> anyhow::Result<()> {
     )
     .await
     .context("Failed to lock an identity")?;
-    Ok(())
+    Ok(true)
 }
 
 /// A resolved member: as stored before this fact (`None` when just created)
@@ -90,13 +85,11 @@ pub async fn resolve(
     id: &Identity,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<Resolved>> {
-    let keys = id.lock_keys();
-    if keys.is_empty() {
+    // The lookup runs strictly after the locks (never pipelined with them: a
+    // join may send it first, and it would miss a member being created).
+    if !lock(tx, id).await? {
         return Ok(None);
     }
-    // Strictly after the locks (never pipelined with them: a join may send
-    // the lookup first, and then it would not see a member being created).
-    lock_keys(tx, &keys).await?;
     let rows = tx
         .query(
             &format!(
