@@ -31,6 +31,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_ai_drafts",
         include_str!("../../migrations/0005_ai_drafts.sql"),
     ),
+    (
+        "0006_deferred_member_keys",
+        include_str!("../../migrations/0006_deferred_member_keys.sql"),
+    ),
 ];
 
 /// Advisory lock key: "opsbridge" in ASCII, so it cannot clash by accident.

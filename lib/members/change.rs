@@ -58,6 +58,8 @@ pub async fn save(
 /// split lets a caller send its own independent writes in the same pipeline.
 #[derive(Debug)]
 pub struct Change {
+    /// The member is new (`before: None`): inserted, not updated.
+    insert: bool,
     /// The exported jobs (app webhook, CRM upsert) and the timeline line,
     /// when anything the app or CRM sees changed.
     exported: Option<Exported>,
@@ -85,8 +87,12 @@ pub fn prepare(
         None => true,
         Some(b) => exported(b) != exported(after),
     };
+    let insert = before.is_none();
     if !changed {
-        return Change { exported: None };
+        return Change {
+            insert,
+            exported: None,
+        };
     }
     let access_changed = before
         .map(|b| b.access != after.access)
@@ -141,6 +147,7 @@ pub fn prepare(
         after.access
     );
     Change {
+        insert,
         exported: Some(Exported {
             webhook,
             crm,
@@ -161,12 +168,19 @@ impl Change {
         m: &Member,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Enqueued> {
+        let write_member = async {
+            if self.insert {
+                store::insert(tx, m, now).await
+            } else {
+                store::update(tx, m, now).await
+            }
+        };
         let Some(e) = self.exported else {
-            store::update(tx, m, now).await?;
+            write_member.await?;
             return Ok(Vec::new());
         };
         let (_, webhook, crm, _) = tokio::try_join!(
-            store::update(tx, m, now),
+            write_member,
             enqueue(tx, e.webhook, now),
             enqueue(tx, e.crm, now),
             store::timeline(tx, m.id, "state", &e.summary, e.data, now),

@@ -78,8 +78,10 @@ impl Resolved {
     }
 }
 
-/// The member this identity belongs to, locked for update; created as a
-/// `lead` when none matches. `None` only when the identity is empty.
+/// The member this identity belongs to, locked for update; a new `lead`
+/// when none matches, made in memory only: the caller's save
+/// ([`super::save`] or [`super::change::Change::write`] with `before: None`)
+/// inserts it, in this transaction. `None` only when the identity is empty.
 pub async fn resolve(
     tx: &impl Sql,
     id: &Identity,
@@ -90,18 +92,31 @@ pub async fn resolve(
     if !lock(tx, id).await? {
         return Ok(None);
     }
+    // One unique-index lookup per identity, then the rows by primary key,
+    // locked in a fixed order. Why not one `OR` over the columns: with stale
+    // statistics (a table that grew fast since the last ANALYZE) the planner
+    // may walk a whole partial index and filter, one full scan per event;
+    // these equalities on unique indexes stay index lookups whatever the
+    // statistics. `merged_into` is read back because a row locked after a
+    // concurrent merge is re-checked only against `id`.
     let rows = tx
         .query(
             &format!(
-                "SELECT {COLUMNS} FROM members WHERE merged_into IS NULL
-                   AND (app_user_id = $1 OR stripe_customer_id = $2 OR email_lower = lower($3))
+                "SELECT {COLUMNS}, merged_into FROM members WHERE id = ANY(ARRAY(
+                   SELECT id FROM members WHERE app_user_id = $1 AND merged_into IS NULL
+                   UNION ALL SELECT id FROM members WHERE stripe_customer_id = $2 AND merged_into IS NULL
+                   UNION ALL SELECT id FROM members WHERE email_lower = lower($3) AND merged_into IS NULL))
                  ORDER BY created_at, id FOR UPDATE"
             ),
             &[&id.user_id, &id.customer_id, &id.email],
         )
         .await
         .context("Failed to look up members")?;
-    let found: Vec<Member> = rows.iter().map(Member::from_row).collect();
+    let found: Vec<Member> = rows
+        .iter()
+        .filter(|r| r.get::<_, Option<uuid::Uuid>>("merged_into").is_none())
+        .map(Member::from_row)
+        .collect();
     // Link order: user id, then customer id, then email.
     let primary = found
         .iter()
@@ -114,7 +129,8 @@ pub async fn resolve(
         .or_else(|| found.first())
         .cloned();
     let Some(primary) = primary else {
-        let mut member = store::insert(tx, id.email.as_deref(), id.name.as_deref(), now).await?;
+        // Written by the caller's save, with its final state (`before: None`).
+        let mut member = Member::new_lead(id.email.as_deref(), id.name.as_deref(), now);
         fill_identities(&mut member, id, &[]);
         return Ok(Some(Resolved {
             before: None,

@@ -3,7 +3,7 @@
 
 use crate::db::Sql;
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -136,23 +136,70 @@ pub async fn find(client: &impl Sql, field: &str, value: &str) -> anyhow::Result
     Ok(row.as_ref().map(Member::from_row))
 }
 
-/// Inserts a new `lead`.
-pub async fn insert(
-    client: &impl Sql,
-    email: Option<&str>,
-    name: Option<&str>,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Member> {
-    let row = client
-        .query_one(
-            &format!(
-                "INSERT INTO members (email, name, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING {COLUMNS}"
-            ),
-            &[&email, &name, &now],
+impl Member {
+    /// A new `lead`, not yet stored: [`insert`] writes it with its final
+    /// state in the same transaction (one row version instead of an insert
+    /// and an update). The id is ours (random, like the column default);
+    /// times are cut to Postgres' microseconds so the in-memory row equals
+    /// the stored one.
+    pub fn new_lead(email: Option<&str>, name: Option<&str>, now: DateTime<Utc>) -> Self {
+        let now = now.trunc_subsecs(6);
+        Self {
+            id: Uuid::new_v4(),
+            email: email.map(str::to_string),
+            name: name.map(str::to_string),
+            state: MemberState::Lead,
+            plan: None,
+            needs_support: false,
+            stripe_customer_id: None,
+            crm_contact_id: None,
+            support_user_id: None,
+            app_user_id: None,
+            last_event_created: None,
+            last_event_id: None,
+            past_due_since: None,
+            current_period_end: None,
+            sequence: 0,
+            access: "none".into(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// Inserts a member made by [`Member::new_lead`], with every field as it
+/// stands now.
+pub async fn insert(client: &impl Sql, m: &Member, now: DateTime<Utc>) -> anyhow::Result<()> {
+    client
+        .execute(
+            r#"INSERT INTO members (id, email, name, state, plan, needs_support, stripe_customer_id,
+                   crm_contact_id, support_user_id, app_user_id, last_event_created, last_event_id,
+                   past_due_since, current_period_end, sequence, access, created_at, updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"#,
+            &[
+                &m.id,
+                &m.email,
+                &m.name,
+                &m.state.as_str(),
+                &m.plan,
+                &m.needs_support,
+                &m.stripe_customer_id,
+                &m.crm_contact_id,
+                &m.support_user_id,
+                &m.app_user_id,
+                &m.last_event_created,
+                &m.last_event_id,
+                &m.past_due_since,
+                &m.current_period_end,
+                &m.sequence,
+                &m.access,
+                &m.created_at,
+                &now,
+            ],
         )
         .await
         .context("Failed to insert a member")?;
-    Ok(Member::from_row(&row))
+    Ok(())
 }
 
 /// Writes every mutable field of `m`.

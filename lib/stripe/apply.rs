@@ -9,8 +9,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::billing;
-use super::event::{Fact, RawEvent, SubStatus};
-use crate::db::events::record_outcome;
+use super::event::{Fact, SubStatus};
+use super::ingest::EventRow;
 use crate::members::change::{self, Cause, Enqueued};
 use crate::members::{self, legal, Identity, Member, MemberState, Resolved};
 
@@ -24,6 +24,9 @@ pub struct Applied {
     pub outcome: &'static str,
     /// Jobs enqueued.
     pub jobs: Enqueued,
+    /// False when the events row already existed: a duplicate, to be rolled
+    /// back.
+    pub stored: bool,
 }
 
 fn identity(fact: &Fact) -> Identity {
@@ -98,20 +101,20 @@ fn target_state(fact: &Fact, current: MemberState) -> Option<MemberState> {
     }
 }
 
-/// Applies `fact` (from `event`, stored as events row `row_id`) in `tx`
-/// and records the outcome on that row.
+/// Applies `fact` (from `row.event`) in `tx` and writes the events row with
+/// the outcome, last (see [`EventRow`]).
 pub async fn apply(
     tx: &impl Sql,
-    row_id: i64,
-    event: &RawEvent,
+    row: &EventRow<'_>,
     fact: &Fact,
     grace_days: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Applied> {
+    let event = row.event;
     if *fact == Fact::Unhandled {
-        record_outcome(tx, row_id, None, "unhandled").await?;
         return Ok(Applied {
             outcome: "unhandled",
+            stored: row.insert(tx, None, "unhandled").await?,
             ..Default::default()
         });
     }
@@ -119,14 +122,15 @@ pub async fn apply(
     let Some(resolved) = members::resolve(tx, &identity(fact), now).await? else {
         // Nothing links it to a person (e.g. a refund with no customer): the
         // human escalation still happens.
-        let (jobs, ()) = tokio::try_join!(
+        let (jobs, stored) = tokio::try_join!(
             billing::effects(tx, None, event, fact, now),
-            record_outcome(tx, row_id, None, "applied"),
+            row.insert(tx, None, "applied"),
         )?;
         return Ok(Applied {
             member_id: None,
             outcome: "applied",
             jobs,
+            stored,
         });
     };
     // `resolve` fills missing identities in memory: the stored row is the
@@ -170,17 +174,18 @@ pub async fn apply(
     let line = format!("{} ({outcome})", event.event_type);
     let data = json!({ "event_id": event.id, "state_changed": changed_state });
     // Independent writes, sent together (pipelined): one round trip.
-    let (mut jobs, effects, (), ()) = tokio::try_join!(
+    let (mut jobs, effects, (), stored) = tokio::try_join!(
         change.write(tx, &m, now),
         billing::effects(tx, Some(&m), event, fact, now),
         members::store::timeline(tx, m.id, "stripe_event", &line, data, created),
-        record_outcome(tx, row_id, Some(m.id), outcome),
+        row.insert(tx, Some(m.id), outcome),
     )?;
     jobs.extend(effects);
     Ok(Applied {
         member_id: Some(m.id),
         outcome,
         jobs,
+        stored,
     })
 }
 

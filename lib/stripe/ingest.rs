@@ -7,9 +7,12 @@
 use serde_json::Value;
 use uuid::Uuid;
 
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+
 use super::apply::{apply, Applied};
 use super::event::{fact, RawEvent};
-use crate::db::events::record_outcome;
+use crate::db::Sql;
 use crate::members::change::Enqueued;
 use crate::state::App;
 
@@ -105,29 +108,30 @@ pub async fn ingest(
 async fn store(app: &App, event: &RawEvent, payload: &Value, via: Via) -> anyhow::Result<Ingested> {
     let now = app.clock.now();
     let parsed = fact(event);
+    let row = EventRow {
+        event,
+        payload,
+        via,
+        received_at: now,
+    };
     let mut client = app.db.get().await?;
     let tx = client.transaction().await?;
-    let inserted = tx
-        .query_opt(
-            r#"INSERT INTO events (source, event_id, type, created, livemode, account, api_version, payload, outcome, via, received_at)
-               VALUES ('stripe', $1, $2, $3, $4, $5, $6, $7, 'received', $8, $9)
-               ON CONFLICT (source, event_id) DO NOTHING
-               RETURNING id"#,
-            &[
-                &event.id,
-                &event.event_type,
-                &event.created_at(),
-                &event.livemode,
-                &event.account,
-                &event.api_version,
-                payload,
-                &via.as_str(),
-                &now,
-            ],
-        )
-        .await?;
-    let Some(row) = inserted else {
-        let member_id = tx
+    let applied = match &parsed {
+        Ok(f) => apply(&tx, &row, f, app.config.past_due_grace_days, now).await?,
+        Err(e) => {
+            tracing::warn!(event_id = %event.id, event_type = %event.event_type, error = %e, "event stored but not applied");
+            Applied {
+                stored: row.insert(&tx, None, "invalid").await?,
+                outcome: "invalid",
+                ..Default::default()
+            }
+        }
+    };
+    if !applied.stored {
+        // Already stored (Redis was down or lost the marker): undo this
+        // attempt whole; the first delivery's effects stand.
+        tx.rollback().await?;
+        let member_id = client
             .query_opt(
                 "SELECT member_id FROM events WHERE source = 'stripe' AND event_id = $1",
                 &[&event.id],
@@ -139,19 +143,7 @@ async fn store(app: &App, event: &RawEvent, payload: &Value, via: Via) -> anyhow
             member_id,
             jobs: Vec::new(),
         });
-    };
-    let row_id: i64 = row.get(0);
-    let applied = match &parsed {
-        Ok(f) => apply(&tx, row_id, event, f, app.config.past_due_grace_days, now).await?,
-        Err(e) => {
-            tracing::warn!(event_id = %event.id, event_type = %event.event_type, error = %e, "event stored but not applied");
-            record_outcome(&tx, row_id, None, "invalid").await?;
-            Applied {
-                outcome: "invalid",
-                ..Default::default()
-            }
-        }
-    };
+    }
     if let (Via::Catchup, Some(member_id)) = (via, applied.member_id) {
         crate::members::store::timeline(
             &tx,
@@ -173,4 +165,56 @@ async fn store(app: &App, event: &RawEvent, payload: &Value, via: Via) -> anyhow
         member_id: applied.member_id,
         jobs: applied.jobs,
     })
+}
+
+/// The `events` row of one Stripe event. It is written LAST in the ingest
+/// transaction, with what the event did, pipelined with the event's other
+/// writes (one statement instead of an insert and an update). A conflict on
+/// `UNIQUE (source, event_id)` means the event is already stored: the caller
+/// rolls the whole attempt back, so Postgres alone still keeps exactly-once.
+pub struct EventRow<'a> {
+    /// The event.
+    pub event: &'a RawEvent,
+    /// Its payload, stored as jsonb.
+    pub payload: &'a Value,
+    /// Webhook or catch-up.
+    pub via: Via,
+    /// When we received it.
+    pub received_at: DateTime<Utc>,
+}
+
+impl EventRow<'_> {
+    /// Inserts the row with its outcome and member; false when the event was
+    /// already stored.
+    pub async fn insert(
+        &self,
+        tx: &impl Sql,
+        member_id: Option<Uuid>,
+        outcome: &str,
+    ) -> anyhow::Result<bool> {
+        let e = self.event;
+        let inserted = tx
+            .query_opt(
+                r#"INSERT INTO events (source, event_id, type, created, livemode, account, api_version, payload, outcome, via, received_at, member_id)
+                   VALUES ('stripe', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                   ON CONFLICT (source, event_id) DO NOTHING
+                   RETURNING id"#,
+                &[
+                    &e.id,
+                    &e.event_type,
+                    &e.created_at(),
+                    &e.livemode,
+                    &e.account,
+                    &e.api_version,
+                    self.payload,
+                    &outcome,
+                    &self.via.as_str(),
+                    &self.received_at,
+                    &member_id,
+                ],
+            )
+            .await
+            .context("Failed to store the event")?;
+        Ok(inserted.is_some())
+    }
 }
