@@ -145,10 +145,16 @@ async fn store(app: &App, event: &AppEvent) -> Result<Ingested, IngestError> {
     let (before, mut member, outcome) = member_for(&tx, event, now).await?;
     let grace = app.config.past_due_grace_days;
     let change = members::change::prepare(before.as_ref(), &mut member, grace, now, None);
+    let line = store::Line {
+        kind: "app_event",
+        summary: format!("{} ({outcome})", event.kind.as_str()),
+        data: json!({ "event_id": event.id.as_str(), "source": event.source }),
+        at: now,
+    };
     // Independent writes, sent together (pipelined): one round trip.
     let (jobs, ()) = tokio::try_join!(
-        change.write(&tx, &member, now),
-        record(&tx, row_id, event, &member, outcome, now),
+        change.write(&tx, &member, now, vec![line]),
+        crate::db::events::record_outcome(&tx, row_id, Some(member.id), outcome),
     )?;
     tx.commit().await.context("Failed to commit an app event")?;
     tracing::info!(event_id = event.id.as_str(), event_type = event.kind.as_str(), member_id = %member.id, outcome, "app event stored");
@@ -158,24 +164,6 @@ async fn store(app: &App, event: &AppEvent) -> Result<Ingested, IngestError> {
         state: member.state,
         jobs,
     })
-}
-
-/// Marks the event row applied and writes the timeline line.
-async fn record(
-    tx: &impl Sql,
-    row_id: i64,
-    event: &AppEvent,
-    member: &Member,
-    outcome: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<()> {
-    let line = format!("{} ({outcome})", event.kind.as_str());
-    let data = json!({ "event_id": event.id.as_str(), "source": event.source });
-    tokio::try_join!(
-        crate::db::events::record_outcome(tx, row_id, Some(member.id), outcome),
-        store::timeline(tx, member.id, "app_event", &line, data, now),
-    )?;
-    Ok(())
 }
 
 type Resolved = (Option<Member>, Member, &'static str);

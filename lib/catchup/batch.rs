@@ -134,10 +134,7 @@ async fn ingest_in_order(
 }
 
 async fn ingest_one(app: &App, payload: &Value) -> Result<Done, Stop> {
-    let parsed = serde_json::to_vec(payload)
-        .map_err(|e| e.to_string())
-        .and_then(|b| RawEvent::parse(&b).map_err(|e| e.to_string()));
-    let event = match parsed {
+    let event = match RawEvent::from_value(payload) {
         Ok(e) => e,
         Err(e) => {
             tracing::warn!(error = %e, "listed event is not a valid envelope; skipped");

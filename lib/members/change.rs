@@ -7,8 +7,9 @@ use crate::db::Sql;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::store::{self, Member};
-use crate::jobs::{enqueue, JobKind, NewJob};
+use super::store::{self, Line, Member};
+use crate::jobs::store::enqueue_many;
+use crate::jobs::{JobKind, NewJob};
 
 /// Event type when access changed.
 pub const ACCESS_CHANGED: &str = "member.access_changed";
@@ -39,8 +40,9 @@ pub struct Cause {
     pub created: DateTime<Utc>,
 }
 
-/// Writes `after` (read as `before`, or just created when `before` is None)
-/// and enqueues the change's jobs. Returns the jobs enqueued.
+/// Writes `after` (read as `before`, or new when `before` is None) with
+/// `lines` on its timeline and enqueues the change's jobs. Returns the jobs
+/// enqueued.
 pub async fn save(
     tx: &impl Sql,
     before: Option<&Member>,
@@ -48,9 +50,10 @@ pub async fn save(
     grace_days: i64,
     now: DateTime<Utc>,
     cause: Option<&Cause>,
+    lines: Vec<Line>,
 ) -> anyhow::Result<Enqueued> {
     let change = prepare(before, after, grace_days, now, cause);
-    change.write(tx, after, now).await
+    change.write(tx, after, now, lines).await
 }
 
 /// A save decided but not yet written: [`prepare`] settles access and the
@@ -158,15 +161,17 @@ pub fn prepare(
 }
 
 impl Change {
-    /// Writes the member and, for an exported change, its jobs and timeline
-    /// line. The statements are independent, so they are sent together
-    /// (tokio-postgres pipelines concurrent queries on one connection): one
-    /// round trip instead of four.
+    /// Writes the member, `lines` on its timeline and, for an exported
+    /// change, its two jobs and its own timeline line. The statements are
+    /// independent (foreign keys to `members` are checked at commit), so they
+    /// are sent together (tokio-postgres pipelines concurrent queries on one
+    /// connection): one round trip, three statements.
     pub async fn write(
         self,
         tx: &impl Sql,
         m: &Member,
         now: DateTime<Utc>,
+        mut lines: Vec<Line>,
     ) -> anyhow::Result<Enqueued> {
         let write_member = async {
             if self.insert {
@@ -176,18 +181,27 @@ impl Change {
             }
         };
         let Some(e) = self.exported else {
-            write_member.await?;
+            tokio::try_join!(write_member, store::timeline_lines(tx, m.id, &lines))?;
             return Ok(Vec::new());
         };
-        let (_, webhook, crm, _) = tokio::try_join!(
+        lines.insert(
+            0,
+            Line {
+                kind: "state",
+                summary: e.summary,
+                data: e.data,
+                at: now,
+            },
+        );
+        let jobs = [e.webhook, e.crm];
+        let (_, ids, _) = tokio::try_join!(
             write_member,
-            enqueue(tx, e.webhook, now),
-            enqueue(tx, e.crm, now),
-            store::timeline(tx, m.id, "state", &e.summary, e.data, now),
+            enqueue_many(tx, &jobs, now),
+            store::timeline_lines(tx, m.id, &lines),
         )?;
-        let jobs = [(JobKind::AppWebhook, webhook), (JobKind::CrmUpsert, crm)];
-        Ok(jobs
+        Ok([JobKind::AppWebhook, JobKind::CrmUpsert]
             .into_iter()
+            .zip(ids)
             .filter_map(|(kind, id)| id.map(|id| (kind, id)))
             .collect())
     }

@@ -50,6 +50,7 @@ async fn expire_grace(app: &App, client: &impl crate::db::Sql) -> anyhow::Result
                 app.config.past_due_grace_days,
                 now,
                 None,
+                Vec::new(),
             )
             .await?;
             tx.commit()

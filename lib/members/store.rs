@@ -236,6 +236,43 @@ pub async fn update(client: &impl Sql, m: &Member, now: DateTime<Utc>) -> anyhow
     Ok(())
 }
 
+/// A line for a member's timeline.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// `state`, `stripe_event`, `support`, ...
+    pub kind: &'static str,
+    /// One human sentence.
+    pub summary: String,
+    /// Ids behind the line.
+    pub data: Value,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+}
+
+/// Adds several lines to the member's timeline with one statement.
+pub async fn timeline_lines(
+    client: &impl Sql,
+    member_id: Uuid,
+    lines: &[Line],
+) -> anyhow::Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let at: Vec<DateTime<Utc>> = lines.iter().map(|l| l.at).collect();
+    let kinds: Vec<&str> = lines.iter().map(|l| l.kind).collect();
+    let summaries: Vec<&str> = lines.iter().map(|l| l.summary.as_str()).collect();
+    let data: Vec<&Value> = lines.iter().map(|l| &l.data).collect();
+    client
+        .execute(
+            r#"INSERT INTO timeline (member_id, at, kind, summary, data)
+               SELECT $1, a, k, s, d FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::jsonb[]) AS t (a, k, s, d)"#,
+            &[&member_id, &at, &kinds, &summaries, &data],
+        )
+        .await
+        .context("Failed to write the timeline")?;
+    Ok(())
+}
+
 /// Adds a line to the member's timeline.
 pub async fn timeline(
     client: &impl Sql,

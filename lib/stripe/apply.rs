@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use super::billing;
 use super::event::{Fact, SubStatus};
-use super::ingest::EventRow;
+use super::ingest::{EventRow, Via};
 use crate::members::change::{self, Cause, Enqueued};
+use crate::members::store::Line;
 use crate::members::{self, legal, Identity, Member, MemberState, Resolved};
 
 /// The result of applying one event.
@@ -171,13 +172,27 @@ pub async fn apply(
     } else {
         "applied"
     };
-    let line = format!("{} ({outcome})", event.event_type);
-    let data = json!({ "event_id": event.id, "state_changed": changed_state });
+    let mut lines = vec![Line {
+        kind: "stripe_event",
+        summary: format!("{} ({outcome})", event.event_type),
+        data: json!({ "event_id": event.id, "state_changed": changed_state }),
+        at: created,
+    }];
+    if row.via == Via::Catchup {
+        lines.push(Line {
+            kind: "recovered",
+            summary: format!(
+                "{} recovered by the Stripe catch-up (the webhook never delivered it)",
+                event.event_type
+            ),
+            data: json!({ "event_id": event.id }),
+            at: now,
+        });
+    }
     // Independent writes, sent together (pipelined): one round trip.
-    let (mut jobs, effects, (), stored) = tokio::try_join!(
-        change.write(tx, &m, now),
+    let (mut jobs, effects, stored) = tokio::try_join!(
+        change.write(tx, &m, now, lines),
         billing::effects(tx, Some(&m), event, fact, now),
-        members::store::timeline(tx, m.id, "stripe_event", &line, data, created),
         row.insert(tx, Some(m.id), outcome),
     )?;
     jobs.extend(effects);

@@ -53,6 +53,18 @@ impl RawEvent {
     pub fn parse(body: &[u8]) -> Result<Self, EventError> {
         let e: RawEvent =
             serde_json::from_slice(body).map_err(|e| EventError::Malformed(e.classify_name()))?;
+        e.checked()
+    }
+
+    /// Reads and checks an envelope already parsed as JSON (a listed event).
+    pub fn from_value(v: &serde_json::Value) -> Result<Self, EventError> {
+        let e = <RawEvent as serde::Deserialize>::deserialize(v)
+            .map_err(|e| EventError::Malformed(e.classify_name()))?;
+        e.checked()
+    }
+
+    fn checked(self) -> Result<Self, EventError> {
+        let e = self;
         let id_ok = e.id.starts_with("evt_")
             && e.id.len() <= 255
             && e.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');

@@ -144,20 +144,6 @@ async fn store(app: &App, event: &RawEvent, payload: &Value, via: Via) -> anyhow
             jobs: Vec::new(),
         });
     }
-    if let (Via::Catchup, Some(member_id)) = (via, applied.member_id) {
-        crate::members::store::timeline(
-            &tx,
-            member_id,
-            "recovered",
-            &format!(
-                "{} recovered by the Stripe catch-up (the webhook never delivered it)",
-                event.event_type
-            ),
-            serde_json::json!({ "event_id": event.id }),
-            now,
-        )
-        .await?;
-    }
     tx.commit().await?;
     tracing::info!(event_id = %event.id, event_type = %event.event_type, member_id = ?applied.member_id, outcome = applied.outcome, via = via.as_str(), "stripe event stored");
     Ok(Ingested {

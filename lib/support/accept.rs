@@ -205,20 +205,24 @@ async fn flag_member(
     n: i32,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Enqueued> {
-    let mut jobs = Vec::new();
-    if created || !member.needs_support {
-        let before = (!created).then(|| member.clone());
-        let mut m = member.clone();
-        m.needs_support = true;
-        let grace = app.config.past_due_grace_days;
-        jobs = members::save(tx, before.as_ref(), &mut m, grace, now, None).await?;
-    }
     let summary = if n == 1 {
         format!("support ticket {ticket_id} opened")
     } else {
         format!("support contact {n} merged into ticket {ticket_id}")
     };
-    let data = json!({ "ticket_id": ticket_id, "contact": n });
-    members::store::timeline(tx, member.id, "support", &summary, data, now).await?;
-    Ok(jobs)
+    let line = members::store::Line {
+        kind: "support",
+        summary,
+        data: json!({ "ticket_id": ticket_id, "contact": n }),
+        at: now,
+    };
+    if created || !member.needs_support {
+        let before = (!created).then(|| member.clone());
+        let mut m = member;
+        m.needs_support = true;
+        let grace = app.config.past_due_grace_days;
+        return members::save(tx, before.as_ref(), &mut m, grace, now, None, vec![line]).await;
+    }
+    members::store::timeline_lines(tx, member.id, &[line]).await?;
+    Ok(Vec::new())
 }

@@ -373,3 +373,52 @@ async fn a_stale_crm_copy_is_reconciled_by_the_sweep() {
     let m = t.member_by_email("ob0@example.com").await.unwrap();
     assert_eq!(m["crm_synced_seq"], m["sequence"]);
 }
+
+#[tokio::test]
+async fn several_jobs_enqueued_at_once_answer_in_order_and_skip_a_queued_dedupe_key() {
+    use opsbridge::jobs::store::enqueue_many;
+    use opsbridge::jobs::{enqueue, JobKind, NewJob};
+    let t = spawn_app_with(|_| {}).await;
+    let client = t.db().await;
+    let now = t.clock_now();
+    let job = |kind, key: &str| NewJob {
+        kind,
+        dedupe_key: key.to_string(),
+        payload: serde_json::json!({ "key": key }),
+        member_id: None,
+        sequence: Some(7),
+    };
+    let queued = enqueue(&client, job(JobKind::CrmUpsert, "crm_upsert:m:7"), now)
+        .await
+        .unwrap()
+        .expect("new key");
+    let jobs = [
+        job(JobKind::AppWebhook, "app_webhook:m:7"),
+        job(JobKind::CrmUpsert, "crm_upsert:m:7"),
+        job(JobKind::SlackAlert, "slack:m:7"),
+    ];
+    let ids = enqueue_many(&client, &jobs, now).await.unwrap();
+    assert_eq!(ids.len(), 3);
+    assert!(ids[0].is_some() && ids[2].is_some(), "{ids:?}");
+    assert_eq!(ids[1], None, "the queued key is not queued again");
+    let rows = client
+        .query(
+            "SELECT id, kind, dedupe_key, payload->>'key', sequence, max_attempts FROM jobs ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    for (row, (id, job)) in rows[1..]
+        .iter()
+        .zip([(ids[0], &jobs[0]), (ids[2], &jobs[2])])
+    {
+        assert_eq!(row.get::<_, i64>(0), id.unwrap());
+        assert_eq!(row.get::<_, &str>(1), job.kind.as_str());
+        assert_eq!(row.get::<_, &str>(2), job.dedupe_key);
+        assert_eq!(row.get::<_, &str>(3), job.dedupe_key);
+        assert_eq!(row.get::<_, Option<i64>>(4), Some(7));
+        assert_eq!(row.get::<_, i32>(5), job.kind.policy().max_attempts);
+    }
+    assert_eq!(rows[0].get::<_, i64>(0), queued);
+}
