@@ -90,8 +90,18 @@ async fn store_contact(
         .context("an email always resolves to a member")?;
     let (created, member) = (resolved.created(), resolved.member);
     let since = now - Duration::hours(MERGE_WINDOW_HOURS);
-    let open = store::find_open(tx, intake.email.as_str(), since).await?;
-    let snapshot = store::snapshot(tx, &member, open.is_none(), now).await?;
+    // Reads after the identity locks, sent together; a member created by
+    // this contact has no history to read.
+    let (open, history) = if created {
+        let open = store::find_open(tx, intake.email.as_str(), since).await?;
+        (open, store::History::default())
+    } else {
+        tokio::try_join!(
+            store::find_open(tx, intake.email.as_str(), since),
+            store::history(tx, member.id),
+        )?
+    };
+    let snapshot = store::snapshot(&member, &history, open.is_none(), now);
     let decision = rules::decide(intake.subject.as_deref(), &intake.message, member.state);
     let (ticket_id, n, decision) =
         write_ticket(tx, open, &member, intake, decision, &snapshot, now).await?;
@@ -104,12 +114,17 @@ async fn store_contact(
         snapshot,
         member_id,
     };
-    let mut jobs = enqueue_jobs(tx, contact, &member, now).await?;
-    jobs.extend(flag_member(app, tx, member, created, ticket_id, n, now).await?);
     // AI drafts: `ai_draft` in this transaction when OpenAI is configured and
     // not paused, unless the ticket has an `AI_SKIP_TAGS` tag (see `ai::job`).
     // It never changes the ticket; a `needs_human` draft waits for approval.
-    jobs.extend(crate::ai::enqueue_for_ticket(app, tx, ticket_id, n, now).await?);
+    // The three are independent writes, sent together (pipelined).
+    let (mut jobs, flagged, draft) = tokio::try_join!(
+        enqueue_jobs(tx, contact, &member, now),
+        flag_member(app, tx, member.clone(), created, ticket_id, n, now),
+        crate::ai::enqueue_for_ticket(app, tx, ticket_id, n, now),
+    )?;
+    jobs.extend(flagged);
+    jobs.extend(draft);
     Ok(answer(ticket_id, member_id, n, decision.priority, jobs))
 }
 

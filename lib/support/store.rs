@@ -60,15 +60,20 @@ pub async fn find_open(
     }))
 }
 
-/// The member's context as a person triaging the ticket needs it: state,
-/// plan, last payment event, last failed automation step (newest dead job),
-/// open tickets (this one included).
-pub async fn snapshot(
-    tx: &impl Sql,
-    m: &Member,
-    adding_ticket: bool,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Value> {
+/// What the member's history adds to a ticket's snapshot.
+#[derive(Debug, Default)]
+pub struct History {
+    /// The newest payment event (`event_id`, `type`, `created`).
+    pub last_payment_event: Option<Value>,
+    /// The newest dead job (`job_id`, `kind`, `reason`, `at`).
+    pub last_failed_step: Option<Value>,
+    /// Open tickets before this contact.
+    pub open_tickets: i64,
+}
+
+/// Reads the member's [`History`] (one statement). A member created by this
+/// contact has none: callers skip the read.
+pub async fn history(tx: &impl Sql, member_id: Uuid) -> anyhow::Result<History> {
     let types: Vec<&str> = PAYMENT_EVENTS.to_vec();
     let row = tx
         .query_one(
@@ -80,21 +85,31 @@ pub async fn snapshot(
                     FROM jobs j WHERE j.member_id = $1 AND j.state = 'dead'
                     ORDER BY j.updated_at DESC, j.id DESC LIMIT 1),
                  (SELECT count(*) FROM tickets t WHERE t.member_id = $1 AND t.status = 'open')"#,
-            &[&m.id, &types],
+            &[&member_id, &types],
         )
         .await
         .context("Failed to read the member snapshot")?;
-    let open: i64 = row.get(2);
-    Ok(json!({
+    Ok(History {
+        last_payment_event: row.get(0),
+        last_failed_step: row.get(1),
+        open_tickets: row.get(2),
+    })
+}
+
+/// The member context stored on the ticket: state, plan, access, last payment
+/// event, last failed automation step, open ticket count (counting this
+/// contact when it opens a ticket).
+pub fn snapshot(m: &Member, h: &History, adding_ticket: bool, now: DateTime<Utc>) -> Value {
+    json!({
         "member_id": m.id,
         "state": m.state.as_str(),
         "plan": m.plan,
         "access": m.access,
-        "last_payment_event": row.get::<_, Option<Value>>(0),
-        "last_failed_step": row.get::<_, Option<Value>>(1),
-        "open_tickets": open + i64::from(adding_ticket),
+        "last_payment_event": h.last_payment_event,
+        "last_failed_step": h.last_failed_step,
+        "open_tickets": h.open_tickets + i64::from(adding_ticket),
         "taken_at": now,
-    }))
+    })
 }
 
 /// Inserts a new open ticket; returns its id.

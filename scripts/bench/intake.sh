@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Load benchmark of POST /api/support/intake: wrk posts unique tickets (a new
-# email per request, so every post creates a member, a ticket and its outbox
-# jobs in one transaction) at CONNECTIONS connections for DURATION against
-# `scripts/dev --release` on PORT, and prints wrk's latency distribution.
+# Load benchmark of POST /api/support/intake: `benches/intake_load.rs` posts
+# unique tickets (a new email per request, so every post creates a member, a
+# ticket and its outbox jobs in one transaction) at CONNECTIONS connections
+# for DURATION_SECS against `scripts/dev --release` on PORT, closed loop (the
+# saturation rate) or, with RATE, open loop at RATE tickets/s (latency counted
+# from each request's scheduled time), and prints latency percentiles.
 # Target: p99 < 15 ms for accepted tickets at 32 connections.
-#   scripts/bench/intake.sh                      # 32 connections, 10 s, port 3900
-#   CONNECTIONS=64 DURATION=30s PORT=3901 scripts/bench/intake.sh
+#   scripts/bench/intake.sh                      # 32 connections, 10 s, closed loop
+#   RATE=300 scripts/bench/intake.sh             # open loop at 300 tickets/s
+#   CONNECTIONS=64 DURATION_SECS=30 PORT=3901 scripts/bench/intake.sh
 # The server gets its own throwaway Postgres + Redis under .dev/bench/ (so it
 # never touches a running scripts/dev), rate limits high enough not to
 # interfere, and warn-level logs (a JSON line per request would measure the
@@ -18,10 +21,8 @@ source scripts/lib/stack.sh
 
 PORT=${PORT:-3900}
 CONNECTIONS=${CONNECTIONS:-32}
-DURATION=${DURATION:-10s}
-THREADS=${THREADS:-2}
-
-command -v wrk >/dev/null || stack_apt_install wrk
+DURATION_SECS=${DURATION_SECS:-10}
+RATE=${RATE:-}
 
 server=""
 cleanup() {
@@ -49,37 +50,6 @@ for _ in $(seq 1 900); do
   sleep 1
 done
 
-lua=$(mktemp --suffix=.lua)
-cat >"$lua" <<'LUA'
--- One unique contact per request: thread id + counter + a per-run nonce.
-local threads = {}
-function setup(thread)
-  thread:set("id", #threads + 1)
-  table.insert(threads, thread)
-end
-function init(args)
-  counter = 0
-  nonce = tostring(os.time())
-  wrk.method = "POST"
-  wrk.headers["Content-Type"] = "application/json"
-end
-function request()
-  counter = counter + 1
-  local body = string.format(
-    '{"email":"bench-%s-%d-%d@example.com","name":"Bench","subject":"Load test",' ..
-    '"message":"Ticket %d: where is my invoice?","source":"form"}',
-    nonce, id, counter, counter)
-  return wrk.format(nil, "/api/support/intake", nil, body)
-end
-function done(summary, latency, requests)
-  io.write(string.format("accepted-or-not: %d requests, %d non-2xx/socket errors\n",
-    summary.requests, summary.errors.status + summary.errors.connect +
-    summary.errors.read + summary.errors.write + summary.errors.timeout))
-  io.write(string.format("p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000,
-    latency:percentile(99) / 1000, latency.max / 1000))
-end
-LUA
-stack_log "wrk: $CONNECTIONS connections, $THREADS threads, $DURATION"
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$lua" "http://127.0.0.1:$PORT"
-rm -f "$lua"
+stack_log "intake load: $CONNECTIONS connections, ${DURATION_SECS}s${RATE:+, open loop at $RATE/s}"
+TARGET="http://127.0.0.1:$PORT" CONCURRENCY=$CONNECTIONS DURATION_SECS=$DURATION_SECS RATE=$RATE \
+  cargo bench --quiet --bench intake_load
