@@ -92,31 +92,32 @@ pub async fn resolve(
     if !lock(tx, id).await? {
         return Ok(None);
     }
-    // One unique-index lookup per identity, then the rows by primary key,
-    // locked in a fixed order. Why not one `OR` over the columns: with stale
-    // statistics (a table that grew fast since the last ANALYZE) the planner
-    // may walk a whole partial index and filter, one full scan per event;
-    // these equalities on unique indexes stay index lookups whatever the
-    // statistics. `merged_into` is read back because a row locked after a
-    // concurrent merge is re-checked only against `id`.
-    let rows = tx
-        .query(
-            &format!(
-                "SELECT {COLUMNS}, merged_into FROM members WHERE id = ANY(ARRAY(
-                   SELECT id FROM members WHERE app_user_id = $1 AND merged_into IS NULL
-                   UNION ALL SELECT id FROM members WHERE stripe_customer_id = $2 AND merged_into IS NULL
-                   UNION ALL SELECT id FROM members WHERE email_lower = lower($3) AND merged_into IS NULL))
-                 ORDER BY created_at, id FOR UPDATE"
-            ),
-            &[&id.user_id, &id.customer_id, &id.email],
+    // One unique-index lookup per identity, each locking what it finds.
+    // Why not one `OR` over the columns, or the ids then the rows by key: a
+    // prepared statement keeps the plan made while the table was small (a
+    // fresh install catching up days of events), and those forms then scan
+    // the whole table once per event until the next ANALYZE; an equality on
+    // a unique index stays an index lookup. Rows are sorted (and a member
+    // matched twice kept once) here. A row updated concurrently is
+    // re-checked against its branch, `merged_into IS NULL` included.
+    let branch = |condition: &str| {
+        format!(
+            "(SELECT {COLUMNS} FROM members WHERE {condition} AND merged_into IS NULL FOR UPDATE)"
         )
+    };
+    let sql = format!(
+        "SELECT * FROM {} a UNION ALL SELECT * FROM {} b UNION ALL SELECT * FROM {} c",
+        branch("app_user_id = $1"),
+        branch("stripe_customer_id = $2"),
+        branch("email_lower = lower($3)"),
+    );
+    let rows = tx
+        .query(&sql, &[&id.user_id, &id.customer_id, &id.email])
         .await
         .context("Failed to look up members")?;
-    let found: Vec<Member> = rows
-        .iter()
-        .filter(|r| r.get::<_, Option<uuid::Uuid>>("merged_into").is_none())
-        .map(Member::from_row)
-        .collect();
+    let mut found: Vec<Member> = rows.iter().map(Member::from_row).collect();
+    found.sort_by_key(|m| (m.created_at, m.id));
+    found.dedup_by_key(|m| m.id);
     // Link order: user id, then customer id, then email.
     let primary = found
         .iter()
