@@ -92,27 +92,43 @@ pub async fn resolve(
     if !lock(tx, id).await? {
         return Ok(None);
     }
-    // One unique-index lookup per identity, each locking what it finds.
-    // Why not one `OR` over the columns, or the ids then the rows by key: a
-    // prepared statement keeps the plan made while the table was small (a
-    // fresh install catching up days of events), and those forms then scan
-    // the whole table once per event until the next ANALYZE; an equality on
-    // a unique index stays an index lookup. Rows are sorted (and a member
-    // matched twice kept once) here. A row updated concurrently is
-    // re-checked against its branch, `merged_into IS NULL` included.
-    let branch = |condition: &str| {
-        format!(
-            "(SELECT {COLUMNS} FROM members WHERE {condition} AND merged_into IS NULL FOR UPDATE)"
-        )
-    };
-    let sql = format!(
-        "SELECT * FROM {} a UNION ALL SELECT * FROM {} b UNION ALL SELECT * FROM {} c",
-        branch("app_user_id = $1"),
-        branch("stripe_customer_id = $2"),
-        branch("email_lower = lower($3)"),
-    );
+    // One unique-index lookup per identity the fact carries, each locking
+    // what it finds. Why not one `OR` over the columns with NULL for the
+    // missing ones: a prepared statement keeps the plan made while the table
+    // was small (a fresh install catching up days of events), and such a plan
+    // may walk a whole partial index per event, even for a NULL that can
+    // match nothing, until the next ANALYZE. Up to 7 statement texts, each
+    // cached. Rows are sorted (and a member matched twice kept once) here; a
+    // row updated concurrently is re-checked against its branch,
+    // `merged_into IS NULL` included.
+    let wanted = [
+        ("app_user_id = $", id.user_id.as_ref()),
+        ("stripe_customer_id = $", id.customer_id.as_ref()),
+        ("email_lower = lower($", id.email.as_ref()),
+    ];
+    let mut branches = Vec::new();
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = Vec::new();
+    for (condition, value) in wanted {
+        let Some(value) = value else { continue };
+        params.push(value);
+        let close = if condition.ends_with("lower($") {
+            ")"
+        } else {
+            ""
+        };
+        branches.push(format!(
+            "(SELECT {COLUMNS} FROM members WHERE {condition}{}{close} AND merged_into IS NULL FOR UPDATE)",
+            params.len()
+        ));
+    }
+    let sql = branches
+        .iter()
+        .enumerate()
+        .map(|(n, b)| format!("SELECT * FROM {b} b{n}"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
     let rows = tx
-        .query(&sql, &[&id.user_id, &id.customer_id, &id.email])
+        .query(&sql, &params)
         .await
         .context("Failed to look up members")?;
     let mut found: Vec<Member> = rows.iter().map(Member::from_row).collect();
