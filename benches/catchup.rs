@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use opsbridge::catchup::run::{catch_up_range, Sink};
 use serde_json::Value;
 
-const KEY: &str = "rk_test_51QxCatchupBench";
+const KEY: &str = "rk_test_FAKE_catchup_bench";
 
 /// `n` events: a checkout, a plan and a paid invoice per customer, spread
 /// over the last 60 hours (several per second where dense).

@@ -48,7 +48,7 @@ mod tests {
 
     #[test]
     fn a_secret_never_prints_its_value() {
-        let s = Secret::new("sk_test_123");
+        let s = Secret::new("sk_test_FAKE_123");
         assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
     }
 

@@ -30,7 +30,7 @@ fn cases() -> Vec<Case> {
     });
     vec![
         Case {
-            secret: "whsec_test_secret_opsbridge",
+            secret: "whsec_FAKE_test_secret_opsbridge",
             payload: r#"{"id":"evt_1","object":"event"}"#.into(),
             timestamp: 1_700_000_000,
         },
@@ -40,7 +40,7 @@ fn cases() -> Vec<Case> {
             timestamp: 1_763_900_000,
         },
         Case {
-            secret: "whsec_rotated_ünï",
+            secret: "whsec_FAKE_rotated_ünï",
             payload: "{\n  \"lines\": \"a\\r\\nb\",\n  \"n\": 1\n}\n".into(),
             timestamp: 1,
         },
@@ -119,7 +119,7 @@ fn headers_from_the_official_stripe_package_verify_and_a_flipped_byte_does_not()
         cases.len(),
         "one header per case: {headers:?}"
     );
-    let decoy = Secret::new("whsec_some_other_endpoint");
+    let decoy = Secret::new("whsec_FAKE_other_endpoint");
     for (case, header) in cases.iter().zip(&headers) {
         let secrets = [decoy.clone(), Secret::new(case.secret)];
         let body = case.payload.as_bytes();

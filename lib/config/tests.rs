@@ -52,16 +52,19 @@ fn the_vercel_integration_aliases_are_accepted() {
 fn a_live_stripe_key_is_refused_outside_production() {
     for env in [None, Some("preview"), Some("development")] {
         let mut map = vars(BASE);
-        map.insert("STRIPE_SECRET_KEY".into(), "rk_live_abc".into());
+        map.insert("STRIPE_SECRET_KEY".into(), "rk_live_FAKE_not_a_key".into());
         if let Some(e) = env {
             map.insert("VERCEL_ENV".into(), e.into());
         }
         let err = load(&map, &[]).unwrap_err();
         assert_eq!(err.variables(), vec!["STRIPE_SECRET_KEY"], "{env:?}");
-        assert!(!err.to_string().contains("rk_live_abc"), "the key leaked");
+        assert!(
+            !err.to_string().contains("rk_live_FAKE_not_a_key"),
+            "the key leaked"
+        );
     }
     let mut map = vars(BASE);
-    map.insert("STRIPE_SECRET_KEY".into(), "sk_live_abc".into());
+    map.insert("STRIPE_SECRET_KEY".into(), "sk_live_FAKE_not_a_key".into());
     map.insert("VERCEL_ENV".into(), "production".into());
     assert!(load(&map, &[]).unwrap().stripe_api.is_some());
 }
@@ -69,7 +72,7 @@ fn a_live_stripe_key_is_refused_outside_production() {
 #[test]
 fn a_test_key_is_fine_anywhere() {
     let mut map = vars(BASE);
-    map.insert("STRIPE_SECRET_KEY".into(), "rk_test_abc".into());
+    map.insert("STRIPE_SECRET_KEY".into(), "rk_test_FAKE_not_a_key".into());
     map.insert("VERCEL_ENV".into(), "preview".into());
     assert!(load(&map, &[]).unwrap().stripe_api.is_some());
 }

@@ -8,15 +8,16 @@ use super::standard::{headers, sign, verify, StandardHeaders, StandardSigner};
 use super::{SignatureError, VerifiedAt, FUTURE_SKEW_SECS};
 use crate::secret::Secret;
 
-// An obviously fake key (base64 of "fake-standard-webhooks-test-key!"); the
+// An obviously fake key (its base64 text spells FAKE...); the
 // expected signature was computed with Python's standard library, not ours:
+//   key = base64decode(SECRET[6:]);
 //   base64(hmac.new(key, b"{ID}.{T}." + BODY, sha256).digest())
 // Message id, timestamp and body are those of the spec's own test suites.
-const SECRET: &str = "whsec_ZmFrZS1zdGFuZGFyZC13ZWJob29rcy10ZXN0LWtleSE=";
+const SECRET: &str = "whsec_FAKEkeyFORopsbridgeTESTSonly0000";
 const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
 const T: i64 = 1_614_265_330;
 const BODY: &[u8] = br#"{"test": 2432232314}"#;
-const EXPECTED: &str = "v1,i9D00KiJBI9htZgOXrm4SWOfx+BCGny7qwPkvRG26tA=";
+const EXPECTED: &str = "v1,09PHD0xaIcwj7vTANQAxv5LmbK5XS7elpmrCMfl2evQ=";
 
 fn secret() -> Secret {
     Secret::new(SECRET)
@@ -84,10 +85,10 @@ fn a_header_value_outside_visible_ascii_is_malformed() {
 #[test]
 fn a_secret_that_is_not_whsec_and_base64_is_an_invalid_key() {
     for bad in [
-        "ZmFrZS1zdGFuZGFyZC13ZWJob29rcy10ZXN0LWtleSE=",
+        "FAKEkeyFORopsbridgeTESTSonly0000",
         "whsec_",
         "whsec_not base64!",
-        "whsec_ZmFrZS=",
+        "whsec_FAKE=",
     ] {
         let err = StandardSigner::new(&Secret::new(bad)).unwrap_err();
         assert_eq!(err, SignatureError::InvalidKey, "{bad}");
@@ -221,7 +222,7 @@ fn hostile_signature_lists_are_malformed() {
 
 #[test]
 fn either_secret_verifies_during_a_rotation() {
-    let new = Secret::new("whsec_ZmFrZS1uZXdrZXk=");
+    let new = Secret::new("whsec_FAKEnewKEYonly00");
     let both = [new.clone(), secret()];
     let by_new = sign(&new, ID, T, BODY).unwrap();
     assert_eq!(

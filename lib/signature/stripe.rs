@@ -98,7 +98,7 @@ impl fmt::Debug for SignatureHeader<'_> {
 /// use opsbridge::secret::Secret;
 /// use opsbridge::signature::stripe;
 ///
-/// let secret = Secret::new("whsec_example");
+/// let secret = Secret::new("whsec_FAKE_example");
 /// let header = stripe::sign(b"{}", &secret, 1_700_000_000);
 /// let ok = stripe::verify(Some(&header), b"{}", &[secret], 300, 1_700_000_100);
 /// assert_eq!(ok.map(|v| v.timestamp), Ok(1_700_000_000));

@@ -5,13 +5,13 @@ use super::stripe::{sign, verify, SignatureHeader, MAX_V1_SIGNATURES};
 use super::{SignatureError, VerifiedAt, FUTURE_SKEW_SECS};
 use crate::secret::Secret;
 
-const SECRET: &str = "whsec_test_secret_opsbridge";
+const SECRET: &str = "whsec_FAKE_test_secret_opsbridge";
 const T: i64 = 1_700_000_000;
 const BODY: &[u8] = br#"{"id":"evt_1","object":"event"}"#;
 /// HMAC-SHA256(key = SECRET bytes, "1700000000." + BODY), computed with
-/// Python: `hmac.new(b"whsec_test_secret_opsbridge",
+/// Python: `hmac.new(b"whsec_FAKE_test_secret_opsbridge",
 /// b'1700000000.{"id":"evt_1","object":"event"}', hashlib.sha256).hexdigest()`.
-const KNOWN_V1: &str = "7e44f3deb37c21937842f1e198fd26ce0bf42ffe6602fb5fc0e2c6144d7ee6f1";
+const KNOWN_V1: &str = "a0bd5a9eff76132f1d4388f2badac8b5ea86083bd69f4e5f4e17054e900e0438";
 
 fn secrets() -> Vec<Secret> {
     vec![Secret::new(SECRET)]

@@ -19,7 +19,7 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::helpers::{spawn_app_with, TestApp};
 
-const OPENAI_KEY: &str = "sk-test-openai-key-for-opsbridge";
+const OPENAI_KEY: &str = "sk-FAKE-openai-key-for-opsbridge";
 const COMPLETIONS: &str = "/v1/chat/completions";
 
 /// The model's answer content for `reply`, as a well-behaved model gives it.

@@ -21,8 +21,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{spawn_app_with, TestApp, TestResponse, APP_API_TOKEN};
 
-/// `whsec_` + base64 of the 32 bytes 0..=31.
-pub const APP_WEBHOOK_SECRET: &str = "whsec_ZmFrZS1hcHAtaG9vaw==";
+/// An obviously fake `whsec_` key (valid base64 that spells FAKE...).
+pub const APP_WEBHOOK_SECRET: &str = "whsec_FAKEappHOOKkey00";
 pub const RESEND_KEY: &str = "re_test_key";
 
 /// The fake app receiver and the fake Resend.

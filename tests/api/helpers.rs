@@ -18,7 +18,7 @@ use tower::ServiceExt;
 pub const CRON_SECRET: &str = "test-cron-secret";
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 pub const APP_API_TOKEN: &str = "test-app-token";
-pub const STRIPE_SECRET: &str = "whsec_test_secret_for_opsbridge_tests";
+pub const STRIPE_SECRET: &str = "whsec_FAKE_test_secret_for_opsbridge_tests";
 
 /// The shared test database URL (no schema).
 pub fn base_database_url() -> String {

@@ -15,7 +15,7 @@ use crate::helpers::{spawn_app_with, TestApp};
 async fn app_with_crm(server: &MockServer) -> TestApp {
     let uri = server.uri();
     spawn_app_with(move |v| {
-        v.insert("HUBSPOT_ACCESS_TOKEN".into(), "pat-test-token".into());
+        v.insert("HUBSPOT_ACCESS_TOKEN".into(), "pat-FAKE-test-token".into());
         v.insert("HUBSPOT_BASE_URL".into(), uri);
         v.insert("HUBSPOT_TIMEOUT_MS".into(), "300".into());
         v.insert("TEST_BACKGROUND".into(), "off".into());
@@ -58,7 +58,7 @@ async fn a_crm_upsert_goes_by_email_in_a_batch_and_stores_the_contact_id() {
     );
     let reqs = server.received_requests().await.unwrap();
     let req = reqs.iter().find(|r| r.url.path() == UPSERT_PATH).unwrap();
-    assert_eq!(req.headers["authorization"], "Bearer pat-test-token");
+    assert_eq!(req.headers["authorization"], "Bearer pat-FAKE-test-token");
     let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
     assert_eq!(
         body["inputs"].as_array().unwrap().len(),

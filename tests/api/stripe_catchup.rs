@@ -15,7 +15,7 @@ use crate::fake_stripe::FakeStripe;
 use crate::fixtures::*;
 use crate::helpers::{spawn_app_with, TestApp, ADMIN_TOKEN, CRON_SECRET};
 
-const KEY: &str = "rk_test_51QxCatchupRestrictedKey";
+const KEY: &str = "rk_test_FAKE_catchup_restricted_key";
 const CRON: &str = "/api/cron/stripe-catchup";
 const ADMIN: &str = "/api/admin/stripe/catchup";
 

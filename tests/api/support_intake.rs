@@ -28,7 +28,7 @@ use crate::helpers::{spawn_app_with, TestApp, TestResponse};
 
 const URL: &str = "/api/support/intake";
 const ORIGIN: &str = "https://www.example.com";
-const HELPDESK_SECRET: &str = "whsec_ZmFrZS1oZWxwZGVzaw==";
+const HELPDESK_SECRET: &str = "whsec_FAKEhelpdeskKEY0";
 const INBOUND_USER: &str = "postmark";
 const INBOUND_PASSWORD: &str = "inbound-test-password";
 

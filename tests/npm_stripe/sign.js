@@ -18,7 +18,7 @@ const fs = require('node:fs');
 const Stripe = require('stripe');
 
 // No request is ever made: the key only satisfies the constructor.
-const stripe = new Stripe('sk_test_opsbridge_crosscheck_not_a_real_key');
+const stripe = new Stripe('sk_test_FAKE_crosscheck_not_a_real_key');
 
 function header({secret, payload, timestamp}) {
   if (typeof secret !== 'string' || typeof payload !== 'string') {

@@ -91,7 +91,7 @@ async fn a_store_failure_mid_run_keeps_the_cursor_before_the_failed_event_and_th
 
 #[tokio::test]
 async fn a_refused_key_answers_auth_failed_and_alerts_once_across_runs() {
-    let fake = FakeStripe::start("rk_test_the_right_key").await;
+    let fake = FakeStripe::start("rk_test_FAKE_the_right_key").await;
     let t = app_for(&fake).await;
     fake.add(customers(0..2, t.clock_now().timestamp() - 60));
     for _ in 0..2 {
