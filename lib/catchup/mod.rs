@@ -9,6 +9,8 @@
 //!   far its stored prefix reaches; the dry run's missing count.
 //! - [`cursor`]: the stored cursor and run state (`catchup_state`).
 //! - [`run`]: the bounded run (cron: from the cursor; admin: a chosen range).
+//! - [`stats`]: planner statistics refreshed when a large first catch-up
+//!   made them stale.
 //! - [`status`]: the health check and the once-a-day Slack alerts.
 //! - [`stop`]: why a run stopped early.
 //! - [`routes`]: the cron and admin endpoints.
@@ -19,6 +21,7 @@ pub mod cursor;
 pub mod fetch;
 pub mod routes;
 pub mod run;
+pub mod stats;
 pub mod status;
 pub mod stop;
 

@@ -14,6 +14,7 @@
 //!   [`webhook`]: a signed outbound webhook delivery (app, helpdesk).
 
 pub mod dispatch;
+pub mod enqueue;
 pub mod kind;
 pub mod outcome;
 pub mod retry;
@@ -21,7 +22,8 @@ pub mod store;
 pub mod sweep;
 pub mod webhook;
 
+pub use enqueue::{enqueue, enqueue_many, NewJob};
 pub use kind::{JobKind, RetryPolicy};
 pub use outcome::{JobError, Reason};
-pub use store::{enqueue, Job, NewJob};
+pub use store::Job;
 pub use sweep::{run_now, sweep, SweepSummary};

@@ -8,8 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::store::{self, Line, Member};
-use crate::jobs::store::enqueue_many;
-use crate::jobs::{JobKind, NewJob};
+use crate::jobs::{enqueue_many, JobKind, NewJob};
 
 /// Event type when access changed.
 pub const ACCESS_CHANGED: &str = "member.access_changed";
@@ -181,7 +180,7 @@ impl Change {
             }
         };
         let Some(e) = self.exported else {
-            tokio::try_join!(write_member, store::timeline_lines(tx, m.id, &lines))?;
+            tokio::try_join!(write_member, store::timeline(tx, m.id, &lines))?;
             return Ok(Vec::new());
         };
         lines.insert(
@@ -197,7 +196,7 @@ impl Change {
         let (_, ids, _) = tokio::try_join!(
             write_member,
             enqueue_many(tx, &jobs, now),
-            store::timeline_lines(tx, m.id, &lines),
+            store::timeline(tx, m.id, &lines),
         )?;
         Ok([JobKind::AppWebhook, JobKind::CrmUpsert]
             .into_iter()

@@ -92,48 +92,7 @@ pub async fn resolve(
     if !lock(tx, id).await? {
         return Ok(None);
     }
-    // One unique-index lookup per identity the fact carries, each locking
-    // what it finds. Why not one `OR` over the columns with NULL for the
-    // missing ones: a prepared statement keeps the plan made while the table
-    // was small (a fresh install catching up days of events), and such a plan
-    // may walk a whole partial index per event, even for a NULL that can
-    // match nothing, until the next ANALYZE. Up to 7 statement texts, each
-    // cached. Rows are sorted (and a member matched twice kept once) here; a
-    // row updated concurrently is re-checked against its branch,
-    // `merged_into IS NULL` included.
-    let wanted = [
-        ("app_user_id = $", id.user_id.as_ref()),
-        ("stripe_customer_id = $", id.customer_id.as_ref()),
-        ("email_lower = lower($", id.email.as_ref()),
-    ];
-    let mut branches = Vec::new();
-    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = Vec::new();
-    for (condition, value) in wanted {
-        let Some(value) = value else { continue };
-        params.push(value);
-        let close = if condition.ends_with("lower($") {
-            ")"
-        } else {
-            ""
-        };
-        branches.push(format!(
-            "(SELECT {COLUMNS} FROM members WHERE {condition}{}{close} AND merged_into IS NULL FOR UPDATE)",
-            params.len()
-        ));
-    }
-    let sql = branches
-        .iter()
-        .enumerate()
-        .map(|(n, b)| format!("SELECT * FROM {b} b{n}"))
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
-    let rows = tx
-        .query(&sql, &params)
-        .await
-        .context("Failed to look up members")?;
-    let mut found: Vec<Member> = rows.iter().map(Member::from_row).collect();
-    found.sort_by_key(|m| (m.created_at, m.id));
-    found.dedup_by_key(|m| m.id);
+    let found = lookup(tx, id).await?;
     // Link order: user id, then customer id, then email.
     let primary = found
         .iter()
@@ -172,6 +131,45 @@ pub async fn resolve(
         before,
         member: survivor,
     }))
+}
+
+/// The live members holding any identity in `id` (locked, oldest first,
+/// each once): one unique-index lookup per identity the fact carries. Why
+/// not one `OR` over the columns with NULL for the missing ones: a prepared
+/// statement keeps the plan made while the table was small (a fresh install
+/// catching up days of events), and such a plan may walk a whole partial
+/// index per event, even for a NULL that can match nothing, until the next
+/// ANALYZE. At most 7 statement texts, each cached. A row updated
+/// concurrently is re-checked against its branch, `merged_into IS NULL`
+/// included.
+async fn lookup(tx: &impl Sql, id: &Identity) -> anyhow::Result<Vec<Member>> {
+    let wanted = [
+        ("app_user_id = $N", &id.user_id),
+        ("stripe_customer_id = $N", &id.customer_id),
+        ("email_lower = lower($N)", &id.email),
+    ];
+    let mut branches = Vec::new();
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = Vec::new();
+    for (condition, value) in wanted {
+        let Some(value) = value else { continue };
+        params.push(value);
+        let condition = condition.replace("$N", &format!("${}", params.len()));
+        branches.push(format!(
+            "SELECT * FROM (SELECT {COLUMNS} FROM members WHERE {condition} AND merged_into IS NULL FOR UPDATE) b{}",
+            params.len()
+        ));
+    }
+    if branches.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = tx
+        .query(&branches.join(" UNION ALL "), &params)
+        .await
+        .context("Failed to look up members")?;
+    let mut found: Vec<Member> = rows.iter().map(Member::from_row).collect();
+    found.sort_by_key(|m| (m.created_at, m.id));
+    found.dedup_by_key(|m| m.id);
+    Ok(found)
 }
 
 /// Records identities the member lacks, unless another (conflicting) member
@@ -248,15 +246,13 @@ async fn merge(tx: &impl Sql, a: Member, b: Member, now: DateTime<Utc>) -> anyho
         .with_context(|| format!("Failed to move {table} to the merged member"))?;
     }
     store::update(tx, &keep, now).await?;
-    store::timeline(
-        tx,
-        keep.id,
-        "merge",
-        "merged a duplicate member into this one",
-        json!({ "merged_member_id": gone.id }),
-        now,
-    )
-    .await?;
+    let line = store::Line {
+        kind: "merge",
+        summary: "merged a duplicate member into this one".into(),
+        data: json!({ "merged_member_id": gone.id }),
+        at: now,
+    };
+    store::timeline(tx, keep.id, &[line]).await?;
     tracing::info!(member_id = %keep.id, merged_member_id = %gone.id, "members merged");
     Ok(keep)
 }

@@ -170,70 +170,70 @@ impl Member {
 /// Inserts a member made by [`Member::new_lead`], with every field as it
 /// stands now.
 pub async fn insert(client: &impl Sql, m: &Member, now: DateTime<Utc>) -> anyhow::Result<()> {
-    client
-        .execute(
-            r#"INSERT INTO members (id, email, name, state, plan, needs_support, stripe_customer_id,
-                   crm_contact_id, support_user_id, app_user_id, last_event_created, last_event_id,
-                   past_due_since, current_period_end, sequence, access, created_at, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"#,
-            &[
-                &m.id,
-                &m.email,
-                &m.name,
-                &m.state.as_str(),
-                &m.plan,
-                &m.needs_support,
-                &m.stripe_customer_id,
-                &m.crm_contact_id,
-                &m.support_user_id,
-                &m.app_user_id,
-                &m.last_event_created,
-                &m.last_event_id,
-                &m.past_due_since,
-                &m.current_period_end,
-                &m.sequence,
-                &m.access,
-                &m.created_at,
-                &now,
-            ],
-        )
-        .await
-        .context("Failed to insert a member")?;
-    Ok(())
+    write(
+        client,
+        r#"INSERT INTO members (id, email, name, state, plan, needs_support, stripe_customer_id,
+               crm_contact_id, support_user_id, app_user_id, last_event_created, last_event_id,
+               past_due_since, current_period_end, sequence, access, updated_at, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"#,
+        m,
+        now,
+        Some(&m.created_at),
+    )
+    .await
+    .context("Failed to insert a member")
 }
 
 /// Writes every mutable field of `m`.
 pub async fn update(client: &impl Sql, m: &Member, now: DateTime<Utc>) -> anyhow::Result<()> {
-    client
-        .execute(
-            r#"UPDATE members SET email = $2, name = $3, state = $4, plan = $5, needs_support = $6,
-                   stripe_customer_id = $7, crm_contact_id = $8, support_user_id = $9, app_user_id = $10,
-                   last_event_created = $11, last_event_id = $12, past_due_since = $13,
-                   current_period_end = $14, sequence = $15, access = $16, updated_at = $17
-               WHERE id = $1"#,
-            &[
-                &m.id,
-                &m.email,
-                &m.name,
-                &m.state.as_str(),
-                &m.plan,
-                &m.needs_support,
-                &m.stripe_customer_id,
-                &m.crm_contact_id,
-                &m.support_user_id,
-                &m.app_user_id,
-                &m.last_event_created,
-                &m.last_event_id,
-                &m.past_due_since,
-                &m.current_period_end,
-                &m.sequence,
-                &m.access,
-                &now,
-            ],
-        )
-        .await
-        .context("Failed to update a member")?;
-    Ok(())
+    write(
+        client,
+        r#"UPDATE members SET email = $2, name = $3, state = $4, plan = $5, needs_support = $6,
+               stripe_customer_id = $7, crm_contact_id = $8, support_user_id = $9, app_user_id = $10,
+               last_event_created = $11, last_event_id = $12, past_due_since = $13,
+               current_period_end = $14, sequence = $15, access = $16, updated_at = $17
+           WHERE id = $1"#,
+        m,
+        now,
+        None,
+    )
+    .await
+    .context("Failed to update a member")
+}
+
+/// Runs `sql` with the member's fields as $1..$16 (id first, access last),
+/// `updated_at` as $17 and, when given, `created_at` as $18.
+async fn write(
+    client: &impl Sql,
+    sql: &str,
+    m: &Member,
+    updated_at: DateTime<Utc>,
+    created_at: Option<&DateTime<Utc>>,
+) -> Result<(), tokio_postgres::Error> {
+    let state = m.state.as_str();
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
+        &m.id,
+        &m.email,
+        &m.name,
+        &state,
+        &m.plan,
+        &m.needs_support,
+        &m.stripe_customer_id,
+        &m.crm_contact_id,
+        &m.support_user_id,
+        &m.app_user_id,
+        &m.last_event_created,
+        &m.last_event_id,
+        &m.past_due_since,
+        &m.current_period_end,
+        &m.sequence,
+        &m.access,
+        &updated_at,
+    ];
+    if let Some(created_at) = created_at {
+        params.push(created_at);
+    }
+    client.execute(sql, &params).await.map(|_| ())
 }
 
 /// A line for a member's timeline.
@@ -249,12 +249,8 @@ pub struct Line {
     pub at: DateTime<Utc>,
 }
 
-/// Adds several lines to the member's timeline with one statement.
-pub async fn timeline_lines(
-    client: &impl Sql,
-    member_id: Uuid,
-    lines: &[Line],
-) -> anyhow::Result<()> {
+/// Adds lines to the member's timeline, with one statement.
+pub async fn timeline(client: &impl Sql, member_id: Uuid, lines: &[Line]) -> anyhow::Result<()> {
     if lines.is_empty() {
         return Ok(());
     }
@@ -267,25 +263,6 @@ pub async fn timeline_lines(
             r#"INSERT INTO timeline (member_id, at, kind, summary, data)
                SELECT $1, a, k, s, d FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::jsonb[]) AS t (a, k, s, d)"#,
             &[&member_id, &at, &kinds, &summaries, &data],
-        )
-        .await
-        .context("Failed to write the timeline")?;
-    Ok(())
-}
-
-/// Adds a line to the member's timeline.
-pub async fn timeline(
-    client: &impl Sql,
-    member_id: Uuid,
-    kind: &str,
-    summary: &str,
-    data: Value,
-    at: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    client
-        .execute(
-            "INSERT INTO timeline (member_id, at, kind, summary, data) VALUES ($1, $2, $3, $4, $5)",
-            &[&member_id, &at, &kind, &summary, &data],
         )
         .await
         .context("Failed to write the timeline")?;

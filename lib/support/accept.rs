@@ -238,6 +238,6 @@ async fn flag_member(
         let grace = app.config.past_due_grace_days;
         return members::save(tx, before.as_ref(), &mut m, grace, now, None, vec![line]).await;
     }
-    members::store::timeline_lines(tx, member.id, &[line]).await?;
+    members::store::timeline(tx, member.id, &[line]).await?;
     Ok(Vec::new())
 }

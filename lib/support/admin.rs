@@ -183,6 +183,11 @@ async fn clear_flag(
             }
         }
     }
-    let data = json!({ "ticket_id": ticket_id, "actor": actor, "open_tickets": open });
-    members::timeline(tx, member_id, "support", &summary, data, now).await
+    let line = members::Line {
+        kind: "support",
+        summary,
+        data: json!({ "ticket_id": ticket_id, "actor": actor, "open_tickets": open }),
+        at: now,
+    };
+    members::timeline(tx, member_id, &[line]).await
 }

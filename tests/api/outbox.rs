@@ -376,8 +376,7 @@ async fn a_stale_crm_copy_is_reconciled_by_the_sweep() {
 
 #[tokio::test]
 async fn several_jobs_enqueued_at_once_answer_in_order_and_skip_a_queued_dedupe_key() {
-    use opsbridge::jobs::store::enqueue_many;
-    use opsbridge::jobs::{enqueue, JobKind, NewJob};
+    use opsbridge::jobs::{enqueue, enqueue_many, JobKind, NewJob};
     let t = spawn_app_with(|_| {}).await;
     let client = t.db().await;
     let now = t.clock_now();

@@ -174,6 +174,19 @@ async fn missed_events_across_pages_are_applied_once_and_a_second_run_finds_noth
     assert_eq!(t.count_where("events", "via = 'catchup'").await, 150);
     assert_eq!(t.count_where("events", "outcome = 'applied'").await, 180);
     assert_eq!(t.count_where("timeline", "kind = 'recovered'").await, 150);
+    // 150 new events on a young table: the run refreshed the planner's
+    // statistics (a never-analyzed table has reltuples = -1).
+    let reltuples: f32 = t
+        .db()
+        .await
+        .query_one(
+            "SELECT reltuples FROM pg_class WHERE oid = 'members'::regclass",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(reltuples > 0.0, "members not analyzed: {reltuples}");
     assert_eq!(
         t.count_where("members", "state = 'active' AND plan = 'pro'")
             .await,

@@ -163,6 +163,10 @@ async fn with_redis_down_postgres_alone_keeps_exactly_once() {
     assert_eq!(t.count("events").await, 1);
     assert_eq!(t.count("members").await, 1);
     assert_eq!(t.count_where("jobs", "kind = 'crm_upsert'").await, 1);
+    // The attempts that lost on the events row were rolled back whole: one
+    // state line and one event line, one app webhook.
+    assert_eq!(t.count("timeline").await, 2);
+    assert_eq!(t.count_where("jobs", "kind = 'app_webhook'").await, 1);
 }
 
 #[tokio::test]
