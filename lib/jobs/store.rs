@@ -183,13 +183,15 @@ pub async fn fail(
     Ok(n == 1)
 }
 
-/// Puts running jobs whose lease expired back to pending (their worker died).
+/// Puts running jobs whose lease expired back to pending (their worker died);
+/// rows another sweep is rescuing are skipped (no deadlock between sweeps).
 pub async fn rescue_expired(client: &impl Sql, now: DateTime<Utc>) -> anyhow::Result<u64> {
     client
         .execute(
             r#"UPDATE jobs SET state = 'pending', lease_until = NULL, run_at = $1, updated_at = $1,
                       last_error = 'lease expired: worker did not finish'
-               WHERE state = 'running' AND lease_until < $1"#,
+               WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND lease_until < $1
+                            ORDER BY id FOR UPDATE SKIP LOCKED)"#,
             &[&now],
         )
         .await
@@ -197,7 +199,9 @@ pub async fn rescue_expired(client: &impl Sql, now: DateTime<Utc>) -> anyhow::Re
 }
 
 /// Holds pending jobs of a kind (`not_configured` or `paused`), or releases
-/// held ones when the kind can run again. Returns rows changed.
+/// held ones when the kind can run again. Returns rows changed. Rows are
+/// locked in id order, skipping those another sweep is changing the same way:
+/// two sweeps updating the same rows in different scan orders deadlocked.
 pub async fn set_held(
     client: &impl Sql,
     kind: JobKind,
@@ -209,7 +213,9 @@ pub async fn set_held(
         Some(reason) => {
             client
                 .execute(
-                    "UPDATE jobs SET state = 'held', reason = $2, updated_at = $3 WHERE kind = $1 AND (state = 'pending' OR (state = 'held' AND reason <> $2))",
+                    r#"UPDATE jobs SET state = 'held', reason = $2, updated_at = $3 WHERE id IN (
+                         SELECT id FROM jobs WHERE kind = $1 AND (state = 'pending' OR (state = 'held' AND reason <> $2))
+                         ORDER BY id FOR UPDATE SKIP LOCKED)"#,
                     &[&kind, &reason, &now],
                 )
                 .await
@@ -217,7 +223,8 @@ pub async fn set_held(
         None => {
             client
                 .execute(
-                    "UPDATE jobs SET state = 'pending', reason = NULL, run_at = $2, updated_at = $2 WHERE kind = $1 AND state = 'held'",
+                    r#"UPDATE jobs SET state = 'pending', reason = NULL, run_at = $2, updated_at = $2 WHERE id IN (
+                         SELECT id FROM jobs WHERE kind = $1 AND state = 'held' ORDER BY id FOR UPDATE SKIP LOCKED)"#,
                     &[&kind, &now],
                 )
                 .await
