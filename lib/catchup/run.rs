@@ -168,6 +168,9 @@ fn log(s: &Summary, message: &str) {
 }
 
 /// Lists and hands over `[from, to]` slice by slice, oldest slice first.
+/// The next slice is listed while the current one is ingested. Why: listing
+/// is Stripe's latency (a page of 100 takes a few hundred ms) and ingesting
+/// is our Postgres; done one after the other, each waits for the other.
 async fn walk(
     app: &App,
     api: &StripeApi,
@@ -177,16 +180,39 @@ async fn walk(
     s: &mut Summary,
 ) -> Result<(), Stop> {
     let mut len = MAX_SLICE_SECS;
+    let mut prefetched: Option<(i64, Listed)> = None;
     while from <= to {
-        let end = to.min(from + len - 1);
-        match list_slice(app, api, (from, end), deadline, &mut s.pages).await? {
-            Listed::TooLarge => len = ((end - from + 1) / 2).max(1),
-            Listed::Complete(events) => {
-                s.fetched += events.len() as u64;
-                take(app, &events, end, deadline, sink, s).await?;
-                from = end + 1;
+        let (end, listed) = match prefetched.take() {
+            Some(p) => p,
+            None => {
+                let end = to.min(from + len - 1);
+                (
+                    end,
+                    list_slice(app, api, (from, end), deadline, &mut s.pages).await?,
+                )
             }
+        };
+        let events = match listed {
+            Listed::TooLarge => {
+                len = ((end - from + 1) / 2).max(1);
+                continue;
+            }
+            Listed::Complete(events) => events,
+        };
+        s.fetched += events.len() as u64;
+        from = end + 1;
+        if from > to {
+            return take(app, &events, end, deadline, sink, s).await;
         }
+        let next_end = to.min(from + len - 1);
+        let mut pages = 0;
+        let (took, next) = tokio::join!(
+            take(app, &events, end, deadline, sink, s),
+            list_slice(app, api, (from, next_end), deadline, &mut pages)
+        );
+        s.pages += pages;
+        took?;
+        prefetched = Some((next_end, next?));
     }
     Ok(())
 }

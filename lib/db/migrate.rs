@@ -35,6 +35,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_deferred_member_keys",
         include_str!("../../migrations/0006_deferred_member_keys.sql"),
     ),
+    (
+        "0007_no_payload_statistics",
+        include_str!("../../migrations/0007_no_payload_statistics.sql"),
+    ),
 ];
 
 /// Advisory lock key: "opsbridge" in ASCII, so it cannot clash by accident.
