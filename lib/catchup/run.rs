@@ -104,6 +104,7 @@ pub async fn catch_up(app: &App) -> anyhow::Result<Option<Summary>> {
     let stop = walk(app, &api, (from, now), deadline, &mut Sink::Cursor, &mut s)
         .await
         .err();
+    stats::refresh_if_stale(app, &mut s.since_analyze).await;
     s.status = status_of(stop);
     s.stopped = stop.map(Stop::code);
     run_jobs(app, std::mem::take(&mut s.jobs), deadline).await;
@@ -135,6 +136,7 @@ pub async fn catch_up_range(
     let stop = walk(app, api, (since, until), deadline, sink, &mut s)
         .await
         .err();
+    stats::refresh_if_stale(app, &mut s.since_analyze).await;
     s.status = status_of(stop);
     s.stopped = stop.map(Stop::code);
     run_jobs(app, std::mem::take(&mut s.jobs), deadline).await;
@@ -234,11 +236,13 @@ async fn take(
     }
     let mut done = 0;
     for chunk in events.chunks(CHUNK_EVENTS) {
-        let b = ingest_chunk(app, chunk, deadline).await;
+        // Statistics the previous chunks made stale are refreshed while this
+        // one is ingested (ANALYZE does not block writes).
+        let (b, ()) = tokio::join!(
+            ingest_chunk(app, chunk, deadline),
+            stats::refresh_if_stale(app, &mut s.since_analyze)
+        );
         s.since_analyze += b.new;
-        if b.new > 0 {
-            stats::refresh_if_stale(app, &mut s.since_analyze).await;
-        }
         (s.new, s.duplicates, s.skipped) = (
             s.new + b.new,
             s.duplicates + b.duplicates,

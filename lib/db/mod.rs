@@ -6,6 +6,8 @@ pub mod events;
 pub mod migrate;
 pub mod pool;
 pub mod sql;
+pub mod tx;
 
 pub use pool::{connect, Db, DbError};
 pub use sql::Sql;
+pub use tx::Tx;

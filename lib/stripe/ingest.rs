@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::apply::{apply, Applied};
 use super::event::{fact, RawEvent};
-use crate::db::Sql;
+use crate::db::{Sql, Tx};
 use crate::members::change::Enqueued;
 use crate::state::App;
 
@@ -114,8 +114,7 @@ async fn store(app: &App, event: &RawEvent, payload: &Value, via: Via) -> anyhow
         via,
         received_at: now,
     };
-    let mut client = app.db.get().await?;
-    let tx = client.transaction().await?;
+    let tx = Tx::new(app.db.get().await?);
     let applied = match &parsed {
         Ok(f) => apply(&tx, &row, f, app.config.past_due_grace_days, now).await?,
         Err(e) => {
@@ -130,7 +129,7 @@ async fn store(app: &App, event: &RawEvent, payload: &Value, via: Via) -> anyhow
     if !applied.stored {
         // Already stored (Redis was down or lost the marker): undo this
         // attempt whole; the first delivery's effects stand.
-        tx.rollback().await?;
+        let client = tx.rollback().await?;
         let member_id = client
             .query_opt(
                 "SELECT member_id FROM events WHERE source = 'stripe' AND event_id = $1",

@@ -1,0 +1,123 @@
+//! [`Tx`]: a transaction whose `BEGIN` travels with its first statement.
+//!
+//! `Client::transaction()` sends `BEGIN` and waits for Postgres to answer
+//! before the first statement can leave: one round trip that carries no
+//! work. An ingest has only four others (identity locks, lookup, the
+//! pipelined writes, `COMMIT`), so that wait is a fifth of its time on the
+//! wire. `Tx` sends `BEGIN` on the wire right before its first statement,
+//! without waiting, and reads both answers together.
+//!
+//! Why this is safe: tokio-postgres writes a request to the connection in
+//! the first poll of its future, and the connection sends requests in the
+//! order they were written, so `BEGIN` always precedes the statement. If
+//! `BEGIN` failed (a broken connection), that first statement's error is
+//! returned too. A `Tx` dropped while open (a cancelled request, a panic)
+//! never returns its connection to the pool: the connection is closed, and
+//! Postgres rolls the transaction back.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
+
+use deadpool_postgres::{Client, Object};
+use tokio_postgres::{Error, Row};
+
+use super::sql::{Params, Sql};
+
+/// A transaction on a pooled connection (see the module docs).
+pub struct Tx {
+    client: Option<Client>,
+    /// `BEGIN` has been sent.
+    begun: AtomicBool,
+}
+
+impl Tx {
+    /// Starts a transaction on `client`; nothing is sent until the first
+    /// statement.
+    pub fn new(client: Client) -> Self {
+        Self {
+            client: Some(client),
+            begun: AtomicBool::new(false),
+        }
+    }
+
+    fn client(&self) -> &Client {
+        self.client
+            .as_ref()
+            .expect("a Tx holds its client until it ends")
+    }
+
+    /// Commits (the connection goes back to the pool).
+    pub async fn commit(self) -> Result<(), Error> {
+        self.end("COMMIT").await.map(drop)
+    }
+
+    /// Rolls back; gives the connection back for more work.
+    pub async fn rollback(self) -> Result<Client, Error> {
+        self.end("ROLLBACK").await
+    }
+
+    async fn end(mut self, sql: &str) -> Result<Client, Error> {
+        if self.begun.load(Ordering::SeqCst) {
+            // On failure `self` drops still begun: the connection is closed.
+            self.client().batch_execute(sql).await?;
+        }
+        self.begun.store(false, Ordering::SeqCst);
+        Ok(self
+            .client
+            .take()
+            .expect("a Tx holds its client until it ends"))
+    }
+
+    /// Runs `statement`, preceded on the wire by `BEGIN` if it is the first.
+    async fn run<T>(&self, statement: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+        if self.begun.swap(true, Ordering::SeqCst) {
+            return statement.await;
+        }
+        let begin = self.client().batch_execute("BEGIN");
+        futures::pin_mut!(begin);
+        // This first poll writes BEGIN to the connection; the statement's
+        // request is written after it.
+        let begun = futures::poll!(begin.as_mut());
+        let result = statement.await;
+        match begun {
+            Poll::Ready(r) => r?,
+            Poll::Pending => begin.await?,
+        }
+        result
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            if self.begun.load(Ordering::SeqCst) {
+                // Still open: close the connection instead of pooling it.
+                drop(Object::take(client));
+            }
+        }
+    }
+}
+
+impl Sql for Tx {
+    async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, Error> {
+        let c = self.client();
+        self.run(async { (**c).query(&c.prepare_cached(sql).await?, params).await })
+            .await
+    }
+    async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, Error> {
+        let c = self.client();
+        self.run(async { (**c).query_one(&c.prepare_cached(sql).await?, params).await })
+            .await
+    }
+    async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, Error> {
+        let c = self.client();
+        self.run(async { (**c).query_opt(&c.prepare_cached(sql).await?, params).await })
+            .await
+    }
+    async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, Error> {
+        let c = self.client();
+        self.run(async { (**c).execute(&c.prepare_cached(sql).await?, params).await })
+            .await
+    }
+}

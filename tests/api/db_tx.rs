@@ -1,0 +1,100 @@
+//! `db::Tx`: BEGIN sent with the first statement, never after it; an open
+//! transaction never goes back to the pool.
+
+use opsbridge::db::{Sql, Tx};
+
+use crate::helpers::{spawn_app_with, TestApp};
+
+async fn probe_count(t: &TestApp) -> i64 {
+    t.count("tx_probe").await
+}
+
+#[tokio::test]
+async fn the_first_statements_run_inside_the_transaction_even_on_a_fresh_connection() {
+    let t = spawn_app_with(|v| {
+        v.insert("DB_POOL_SIZE".into(), "3".into());
+    })
+    .await;
+    t.db()
+        .await
+        .batch_execute("CREATE TABLE tx_probe (n int PRIMARY KEY)")
+        .await
+        .unwrap();
+    // Statement texts this connection has never prepared: each first
+    // statement prepares (a round trip of its own) after BEGIN was sent.
+    let tx = Tx::new(t.app.db.get().await.unwrap());
+    tx.execute("INSERT INTO tx_probe VALUES (1)", &[])
+        .await
+        .unwrap();
+    tx.execute("INSERT INTO tx_probe VALUES (2)", &[])
+        .await
+        .unwrap();
+    assert_eq!(probe_count(&t).await, 0, "visible before COMMIT");
+    let client = tx.rollback().await.unwrap();
+    assert_eq!(probe_count(&t).await, 0, "rolled back");
+
+    // Two first statements sent together: both inside the transaction.
+    let tx = Tx::new(client);
+    tokio::try_join!(
+        tx.execute("INSERT INTO tx_probe VALUES (3)", &[]),
+        tx.execute("INSERT INTO tx_probe VALUES (4)", &[]),
+    )
+    .unwrap();
+    assert_eq!(probe_count(&t).await, 0, "visible before COMMIT");
+    tx.commit().await.unwrap();
+    assert_eq!(probe_count(&t).await, 2);
+
+    // A failed statement aborts the whole transaction.
+    let tx = Tx::new(t.app.db.get().await.unwrap());
+    tx.execute("INSERT INTO tx_probe VALUES (5)", &[])
+        .await
+        .unwrap();
+    assert!(tx
+        .execute("INSERT INTO tx_probe VALUES (3)", &[])
+        .await
+        .is_err());
+    // (Postgres answers COMMIT in an aborted transaction with ROLLBACK.)
+    let _ = tx.commit().await;
+    assert_eq!(probe_count(&t).await, 2, "nothing of it was committed");
+}
+
+#[tokio::test]
+async fn a_transaction_dropped_while_open_closes_its_connection_instead_of_pooling_it() {
+    let t = spawn_app_with(|v| {
+        v.insert("DB_POOL_SIZE".into(), "2".into());
+    })
+    .await;
+    t.db()
+        .await
+        .batch_execute("CREATE TABLE tx_probe (n int PRIMARY KEY)")
+        .await
+        .unwrap();
+    let tx = Tx::new(t.app.db.get().await.unwrap());
+    tx.execute("INSERT INTO tx_probe VALUES (1)", &[])
+        .await
+        .unwrap();
+    let pooled = t.app.db.status().size;
+    drop(tx); // e.g. a request cancelled mid-transaction
+    assert_eq!(
+        t.app.db.status().size,
+        pooled - 1,
+        "the connection left the pool"
+    );
+    // Every connection the pool hands out is outside any transaction.
+    let (a, b) = (t.db().await, t.db().await);
+    for c in [&a, &b] {
+        let open: bool = c
+            .query_one("SELECT pg_current_xact_id_if_assigned() IS NOT NULL", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(!open, "a pooled connection is inside a transaction");
+    }
+    drop((a, b));
+    assert_eq!(probe_count(&t).await, 0);
+
+    // A transaction that never sent a statement gives its connection back.
+    let pooled = t.app.db.status().size;
+    drop(Tx::new(t.app.db.get().await.unwrap()));
+    assert_eq!(t.app.db.status().size, pooled);
+}
