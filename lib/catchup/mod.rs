@@ -13,6 +13,8 @@
 //!   made them stale.
 //! - [`status`]: the health check and the once-a-day Slack alerts.
 //! - [`stop`]: why a run stopped early.
+//! - [`walk`]: slices listed and ingested in order, the cursor moved after
+//!   each chunk.
 //! - [`routes`]: the cron and admin endpoints.
 
 pub mod batch;
@@ -24,6 +26,7 @@ pub mod run;
 pub mod stats;
 pub mod status;
 pub mod stop;
+pub mod walk;
 
 pub use routes::{admin_router, router};
 pub use run::{catch_up, Summary};
