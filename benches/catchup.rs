@@ -93,8 +93,13 @@ async fn main() {
     let list_ms = started.elapsed().as_millis();
 
     let started = Instant::now();
-    let s = opsbridge::catchup::catch_up(&t.app)
+    // In a spawned task, as in production: `vercel_runtime` serves each
+    // request in a task of a multi-threaded runtime, never on `block_on`'s
+    // thread.
+    let app = t.app.clone();
+    let s = tokio::spawn(async move { opsbridge::catchup::catch_up(&app).await })
         .await
+        .expect("the catch-up task ran")
         .unwrap()
         .expect("configured");
     let secs = started.elapsed().as_secs_f64();
