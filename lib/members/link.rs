@@ -44,22 +44,22 @@ impl Identity {
 
 /// Takes the transaction-scoped advisory locks of every identity in `id`,
 /// in a fixed order (the locks [`resolve`] takes; re-entrant, so a caller may
-/// lock first, look, then resolve). One statement for all keys: `unnest`
-/// yields them in array order (sorted), so every transaction takes them in
-/// the same order (no deadlock). False when the identity is empty.
+/// lock first, look, then resolve). False when the identity is empty.
 pub async fn lock(tx: &impl Sql, id: &Identity) -> anyhow::Result<bool> {
     let keys = id.lock_keys();
     if keys.is_empty() {
         return Ok(false);
     }
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k",
-        &[&keys],
-    )
-    .await
-    .context("Failed to lock an identity")?;
+    tx.execute(LOCK_SQL, &[&keys])
+        .await
+        .context("Failed to lock an identity")?;
     Ok(true)
 }
+
+/// One statement for all keys: `unnest` yields them in array order (sorted),
+/// so every transaction takes them in the same order (no deadlock).
+const LOCK_SQL: &str =
+    "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k";
 
 /// A resolved member: as stored before this fact (`None` when just created)
 /// and with the fact's identities filled in (to be written by `save`).
@@ -87,12 +87,22 @@ pub async fn resolve(
     id: &Identity,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<Resolved>> {
-    // The lookup runs strictly after the locks (never pipelined with them: a
-    // join may send it first, and it would miss a member being created).
-    if !lock(tx, id).await? {
+    let keys = id.lock_keys();
+    if keys.is_empty() {
         return Ok(None);
     }
-    let found = lookup(tx, id).await?;
+    // The lookup goes out right behind the locks, in one round trip, and
+    // runs strictly after them (`execute_then`): it sees a member that a
+    // concurrent transaction holding the same lock has just created. (A
+    // join would not do: it may send the lookup first.)
+    let (sql, params) = lookup_sql(id);
+    let rows = tx
+        .execute_then(LOCK_SQL, &[&keys], tx.query(&sql, &params))
+        .await
+        .context("Failed to lock and look up members")?;
+    let mut found: Vec<Member> = rows.iter().map(Member::from_row).collect();
+    found.sort_by_key(|m| (m.created_at, m.id));
+    found.dedup_by_key(|m| m.id);
     // Link order: user id, then customer id, then email.
     let primary = found
         .iter()
@@ -133,8 +143,9 @@ pub async fn resolve(
     }))
 }
 
-/// The live members holding any identity in `id` (locked, oldest first,
-/// each once): one unique-index lookup per identity the fact carries. Why
+/// The statement finding the live members holding any identity in `id`
+/// (locked; never empty: `id` has at least one identity, or it has no lock
+/// keys): one unique-index lookup per identity the fact carries. Why
 /// not one `OR` over the columns with NULL for the missing ones: a prepared
 /// statement keeps the plan made while the table was small (a fresh install
 /// catching up days of events), and such a plan may walk a whole partial
@@ -142,7 +153,7 @@ pub async fn resolve(
 /// ANALYZE. At most 7 statement texts, each cached. A row updated
 /// concurrently is re-checked against its branch, `merged_into IS NULL`
 /// included.
-async fn lookup(tx: &impl Sql, id: &Identity) -> anyhow::Result<Vec<Member>> {
+fn lookup_sql(id: &Identity) -> (String, Vec<&(dyn tokio_postgres::types::ToSql + Sync)>) {
     let wanted = [
         ("app_user_id = $N", &id.user_id),
         ("stripe_customer_id = $N", &id.customer_id),
@@ -159,17 +170,7 @@ async fn lookup(tx: &impl Sql, id: &Identity) -> anyhow::Result<Vec<Member>> {
             params.len()
         ));
     }
-    if branches.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = tx
-        .query(&branches.join(" UNION ALL "), &params)
-        .await
-        .context("Failed to look up members")?;
-    let mut found: Vec<Member> = rows.iter().map(Member::from_row).collect();
-    found.sort_by_key(|m| (m.created_at, m.id));
-    found.dedup_by_key(|m| m.id);
-    Ok(found)
+    (branches.join(" UNION ALL "), params)
 }
 
 /// Records identities the member lacks, unless another (conflicting) member

@@ -98,3 +98,73 @@ async fn a_transaction_dropped_while_open_closes_its_connection_instead_of_pooli
     drop(Tx::new(t.app.db.get().await.unwrap()));
     assert_eq!(t.app.db.status().size, pooled);
 }
+
+/// Waits until some session waits for an advisory lock.
+async fn someone_waits_for_a_lock(t: &TestApp) {
+    for _ in 0..500 {
+        let waiting: i64 = t
+            .db()
+            .await
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("nobody waited for the lock");
+}
+
+#[tokio::test]
+async fn a_statement_sent_behind_a_lock_runs_after_the_lock_is_granted() {
+    let t = spawn_app_with(|v| {
+        v.insert("DB_POOL_SIZE".into(), "4".into());
+    })
+    .await;
+    t.db()
+        .await
+        .batch_execute("CREATE TABLE tx_probe (n int PRIMARY KEY)")
+        .await
+        .unwrap();
+    // A unique advisory key per test run (the lock space is database-wide).
+    let key: i64 = rand::random::<i64>() & 0x7fff_ffff_ffff;
+    // The same client twice: first with the lock statement not yet prepared
+    // (its own round trip first), then prepared (truly pipelined).
+    let client = t.app.db.get().await.unwrap();
+    let mut client = Some(client);
+    for (round, n) in [(1, 1), (2, 2)] {
+        let holder = t.db().await;
+        holder
+            .batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({key})"))
+            .await
+            .unwrap();
+        let tx = Tx::new(client.take().unwrap());
+        let waiter = tokio::spawn(async move {
+            let row = tx
+                .execute_then(
+                    "SELECT pg_advisory_xact_lock($1)",
+                    &[&key],
+                    tx.query_one("SELECT count(*) FROM tx_probe", &[]),
+                )
+                .await
+                .unwrap();
+            let seen: i64 = row.get(0);
+            (seen, tx.rollback().await.unwrap())
+        });
+        someone_waits_for_a_lock(&t).await;
+        // Committed while the waiter's statements are already on the wire:
+        // the count behind the lock must see it.
+        holder
+            .batch_execute(&format!("INSERT INTO tx_probe VALUES ({n}); COMMIT"))
+            .await
+            .unwrap();
+        let (seen, back) = waiter.await.unwrap();
+        assert_eq!(seen, n, "round {round}: the count ran before the lock");
+        client = Some(back);
+    }
+}
