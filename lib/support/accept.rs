@@ -5,7 +5,7 @@
 //! the outbox jobs and stores the Idempotency-Key record. Nothing leaves the
 //! system here: the jobs run after the response.
 
-use crate::db::Sql;
+use crate::db::{Sql, Tx};
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
@@ -56,12 +56,12 @@ pub enum Outcome {
 /// Stores one contact (see the module doc).
 pub async fn accept(app: &App, intake: &Intake, keyed: Option<&Keyed>) -> anyhow::Result<Outcome> {
     let now = app.clock.now();
-    let mut client = app.db.get().await.context("Failed to get a connection")?;
-    let tx = client.transaction().await.context("Failed to begin")?;
+    // `BEGIN` goes out with the first statement (`db::Tx`).
+    let tx = Tx::new(app.db.get().await.context("Failed to get a connection")?);
     let accepted = store_contact(app, &tx, intake, now).await?;
     if let Some(k) = keyed {
         if !idempotency::record(&tx, k, &accepted.response, now).await? {
-            tx.rollback().await.context("Failed to roll back")?;
+            let client = tx.rollback().await.context("Failed to roll back")?;
             let settled = idempotency::settled(&client, k, now).await?;
             return Ok(Outcome::Settled(settled.unwrap_or(Begin::Reused)));
         }
