@@ -116,7 +116,7 @@ fn several_stripe_secrets_are_read_for_rotation() {
     let mut map = vars(BASE);
     map.insert(
         "STRIPE_WEBHOOK_SECRET".into(),
-        "whsec_old, whsec_new".into(),
+        "whsec_FAKE_old, whsec_FAKE_new".into(),
     );
     let c = load(&map, &[Need::StripeWebhook]).unwrap();
     assert_eq!(c.stripe_webhook_secrets.len(), 2);

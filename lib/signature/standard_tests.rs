@@ -87,7 +87,7 @@ fn a_secret_that_is_not_whsec_and_base64_is_an_invalid_key() {
     for bad in [
         "FAKEkeyFORopsbridgeTESTSonly0000",
         "whsec_",
-        "whsec_not base64!",
+        "whsec_FAKE not base64!",
         "whsec_FAKE=",
     ] {
         let err = StandardSigner::new(&Secret::new(bad)).unwrap_err();

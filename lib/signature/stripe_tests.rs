@@ -135,8 +135,8 @@ fn several_v1_values_with_only_the_last_valid_are_accepted() {
 
 #[test]
 fn either_secret_verifies_during_a_rotation() {
-    let old = Secret::new("whsec_old");
-    let new = Secret::new("whsec_new");
+    let old = Secret::new("whsec_FAKE_old");
+    let new = Secret::new("whsec_FAKE_new");
     let both = [old.clone(), new.clone()];
     let by_old = verify(Some(&sign(BODY, &old, T)), BODY, &both, 300, T).unwrap();
     let by_new = verify(Some(&sign(BODY, &new, T)), BODY, &both, 300, T).unwrap();
