@@ -8,6 +8,10 @@ use super::*;
 const LOCK_KEY: &str = "hashtextextended('email:' || lower($1), 0)";
 
 async fn wait_for_lock_waiter(t: &TestApp, email: &str) {
+    wait_for_lock_waiters(t, email, 1).await
+}
+
+async fn wait_for_lock_waiters(t: &TestApp, email: &str, n: i64) {
     let sql = format!(
         "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
            AND ((classid::bigint << 32) | objid::bigint) = {LOCK_KEY}"
@@ -20,12 +24,38 @@ async fn wait_for_lock_waiter(t: &TestApp, email: &str) {
             .await
             .unwrap()
             .get(0);
-        if waiting > 0 {
+        if waiting >= n {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("the first request never reached the lock");
+    panic!("the requests never reached the lock");
+}
+
+/// Posts `body` with `key` in a task of its own: (status, replayed, body).
+fn spawn_post(
+    t: &TestApp,
+    body: &Value,
+    key: &'static str,
+) -> tokio::task::JoinHandle<(StatusCode, bool, Value)> {
+    let router = t.router.clone();
+    let body = body.to_string();
+    tokio::spawn(async move {
+        let req = http::Request::post(URL)
+            .header("content-type", "application/json")
+            .header("idempotency-key", key)
+            .body(Body::from(body))
+            .unwrap();
+        let res = tower::ServiceExt::oneshot(router, req).await.unwrap();
+        let (status, replayed) = (
+            res.status(),
+            res.headers().contains_key("idempotent-replayed"),
+        );
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, replayed, serde_json::from_slice(&bytes).unwrap())
+    })
 }
 
 #[tokio::test]
@@ -77,21 +107,7 @@ async fn a_key_still_in_flight_answers_409_and_another_body_422() {
     .await
     .unwrap();
     let key = [("idempotency-key", "key-in-flight")];
-    let first = {
-        let router = t.router.clone();
-        let body = contact(&email, "first").to_string();
-        tokio::spawn(async move {
-            let req = http::Request::post(URL)
-                .header("content-type", "application/json")
-                .header("idempotency-key", "key-in-flight")
-                .body(Body::from(body))
-                .unwrap();
-            tower::ServiceExt::oneshot(router, req)
-                .await
-                .unwrap()
-                .status()
-        })
-    };
+    let first = spawn_post(&t, &contact(&email, "first"), "key-in-flight");
     wait_for_lock_waiter(&t, &email).await;
     let res = post(&t, &contact(&email, "first"), &key).await;
     assert_eq!(res.status, StatusCode::CONFLICT);
@@ -100,8 +116,54 @@ async fn a_key_still_in_flight_answers_409_and_another_body_422() {
     let res = post(&t, &contact(&email, "other"), &key).await;
     assert_eq!(res.json()["error"]["code"], "idempotency_key_reused");
     tx.commit().await.unwrap();
-    assert_eq!(first.await.unwrap(), StatusCode::ACCEPTED);
+    assert_eq!(first.await.unwrap().0, StatusCode::ACCEPTED);
     let res = post(&t, &contact(&email, "first"), &key).await;
     assert_eq!(res.headers["idempotent-replayed"], "true");
     assert_eq!(t.count("tickets").await, 1);
+}
+
+#[tokio::test]
+async fn with_redis_down_two_concurrent_posts_with_one_key_store_once_and_replay() {
+    // No Redis claim: both requests reach Postgres; the key's unique record
+    // makes the second roll its whole contact back and replay the first.
+    let t = app_with(|v| {
+        v.insert("REDIS_URL".into(), "redis://127.0.0.1:1".into());
+    })
+    .await;
+    let email = format!("twice-{}@example.com", uuid::Uuid::new_v4().simple());
+    let mut blocker = t.db().await;
+    let tx = blocker.transaction().await.unwrap();
+    tx.execute(
+        &format!("SELECT pg_advisory_xact_lock({LOCK_KEY})"),
+        &[&email],
+    )
+    .await
+    .unwrap();
+    let body = contact(&email, "the same post, sent twice");
+    let posts = [
+        spawn_post(&t, &body, "key-sent-twice"),
+        spawn_post(&t, &body, "key-sent-twice"),
+    ];
+    wait_for_lock_waiters(&t, &email, 2).await;
+    tx.commit().await.unwrap();
+    let mut answers = Vec::new();
+    for p in posts {
+        answers.push(p.await.unwrap());
+    }
+    answers.sort_by_key(|(_, replayed, _)| *replayed);
+    let [(first, false, a), (second, true, b)] = answers.as_slice() else {
+        panic!("expected one stored and one replayed answer: {answers:?}");
+    };
+    assert_eq!(
+        (*first, *second),
+        (StatusCode::ACCEPTED, StatusCode::ACCEPTED)
+    );
+    assert_eq!(a, b, "the replay is the first response");
+    assert_eq!(
+        (t.count("tickets").await, t.count("ticket_messages").await),
+        (1, 0),
+        "the second contact was rolled back whole"
+    );
+    assert_eq!(t.count_where("jobs", "kind = 'helpdesk_ticket'").await, 1);
+    assert_eq!(t.count("support_idempotency").await, 1);
 }
