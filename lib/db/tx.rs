@@ -4,8 +4,9 @@
 //! before the first statement can leave: one round trip that carries no
 //! work. A Stripe ingest has only three others (the identity locks with the
 //! lookup behind them, the pipelined writes, `COMMIT`), so that wait would
-//! be a quarter of its time on the wire. `Tx` sends `BEGIN` on the wire right before its first statement,
-//! without waiting, and reads both answers together.
+//! be a quarter of its time on the wire. `Tx` sends `BEGIN` on the wire
+//! right before its first statement, without waiting, and reads both
+//! answers together.
 //!
 //! Why this is safe: tokio-postgres writes a request to the connection in
 //! the first poll of its future, and the connection sends requests in the
@@ -88,26 +89,20 @@ impl Drop for Tx {
     }
 }
 
+/// Every statement is the pooled client's own (cached, see [`Sql`]), run
+/// behind `BEGIN` when it is the first.
 impl Sql for Tx {
     async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, Error> {
-        let c = self.client();
-        self.run(async { (**c).query(&c.prepare_cached(sql).await?, params).await })
-            .await
+        self.run(Sql::query(self.client(), sql, params)).await
     }
     async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, Error> {
-        let c = self.client();
-        self.run(async { (**c).query_one(&c.prepare_cached(sql).await?, params).await })
-            .await
+        self.run(Sql::query_one(self.client(), sql, params)).await
     }
     async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, Error> {
-        let c = self.client();
-        self.run(async { (**c).query_opt(&c.prepare_cached(sql).await?, params).await })
-            .await
+        self.run(Sql::query_opt(self.client(), sql, params)).await
     }
     async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, Error> {
-        let c = self.client();
-        self.run(async { (**c).execute(&c.prepare_cached(sql).await?, params).await })
-            .await
+        self.run(Sql::execute(self.client(), sql, params)).await
     }
     async fn execute_then<T: Send>(
         &self,
@@ -116,7 +111,7 @@ impl Sql for Tx {
         then: impl Future<Output = Result<T, Error>> + Send,
     ) -> Result<T, Error> {
         // `then`'s statements find the transaction begun and go out behind.
-        let c = self.client();
-        self.run(c.execute_then(sql, params, then)).await
+        self.run(Sql::execute_then(self.client(), sql, params, then))
+            .await
     }
 }

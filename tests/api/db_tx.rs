@@ -9,10 +9,10 @@ async fn probe_count(t: &TestApp) -> i64 {
     t.count("tx_probe").await
 }
 
-#[tokio::test]
-async fn the_first_statements_run_inside_the_transaction_even_on_a_fresh_connection() {
+/// An app with `pool` connections and an empty `tx_probe` table.
+async fn probe_app(pool: usize) -> TestApp {
     let t = spawn_app_with(|v| {
-        v.insert("DB_POOL_SIZE".into(), "3".into());
+        v.insert("DB_POOL_SIZE".into(), pool.to_string());
     })
     .await;
     t.db()
@@ -20,6 +20,12 @@ async fn the_first_statements_run_inside_the_transaction_even_on_a_fresh_connect
         .batch_execute("CREATE TABLE tx_probe (n int PRIMARY KEY)")
         .await
         .unwrap();
+    t
+}
+
+#[tokio::test]
+async fn the_first_statements_run_inside_the_transaction_even_on_a_fresh_connection() {
+    let t = probe_app(3).await;
     // Statement texts this connection has never prepared: each first
     // statement prepares (a round trip of its own) after BEGIN was sent.
     let tx = Tx::new(t.app.db.get().await.unwrap());
@@ -60,15 +66,7 @@ async fn the_first_statements_run_inside_the_transaction_even_on_a_fresh_connect
 
 #[tokio::test]
 async fn a_transaction_dropped_while_open_closes_its_connection_instead_of_pooling_it() {
-    let t = spawn_app_with(|v| {
-        v.insert("DB_POOL_SIZE".into(), "2".into());
-    })
-    .await;
-    t.db()
-        .await
-        .batch_execute("CREATE TABLE tx_probe (n int PRIMARY KEY)")
-        .await
-        .unwrap();
+    let t = probe_app(2).await;
     let tx = Tx::new(t.app.db.get().await.unwrap());
     tx.execute("INSERT INTO tx_probe VALUES (1)", &[])
         .await
@@ -122,15 +120,7 @@ async fn someone_waits_for_a_lock(t: &TestApp) {
 
 #[tokio::test]
 async fn a_statement_sent_behind_a_lock_runs_after_the_lock_is_granted() {
-    let t = spawn_app_with(|v| {
-        v.insert("DB_POOL_SIZE".into(), "4".into());
-    })
-    .await;
-    t.db()
-        .await
-        .batch_execute("CREATE TABLE tx_probe (n int PRIMARY KEY)")
-        .await
-        .unwrap();
+    let t = probe_app(4).await;
     // A unique advisory key per test run (the lock space is database-wide).
     let key: i64 = rand::random::<i64>() & 0x7fff_ffff_ffff;
     // The same client twice: first with the lock statement not yet prepared
@@ -167,4 +157,23 @@ async fn a_statement_sent_behind_a_lock_runs_after_the_lock_is_granted() {
         assert_eq!(seen, n, "round {round}: the count ran before the lock");
         client = Some(back);
     }
+}
+
+#[tokio::test]
+async fn when_the_first_statement_fails_its_error_is_returned_not_the_aborted_one() {
+    let t = probe_app(2).await;
+    let tx = Tx::new(t.app.db.get().await.unwrap());
+    let err = tx
+        .execute_then(
+            "SELECT 1 / $1",
+            &[&0i32],
+            tx.execute("INSERT INTO tx_probe VALUES (1)", &[]),
+        )
+        .await
+        .unwrap_err();
+    let code = err.code().map(|c| c.code().to_string());
+    // 22012 division_by_zero, not 25P02 in_failed_sql_transaction.
+    assert_eq!(code.as_deref(), Some("22012"), "{err}");
+    drop(tx);
+    assert_eq!(probe_count(&t).await, 0);
 }
