@@ -8,6 +8,9 @@ use crate::state::App;
 /// autovacuum analyzes them within the minute.
 const ANALYZED: &str = "ANALYZE members, events";
 
+/// New events that always justify a refresh on top of the table's size.
+const BASE_ROWS: u64 = 50;
+
 /// Refreshes the planner statistics of the ingest's tables when this run's
 /// own writes have at least doubled the `events` table since they were last
 /// read (50 rows + 100 %). Why: every pooled connection keeps the plan it made
@@ -20,7 +23,8 @@ const ANALYZED: &str = "ANALYZE members, events";
 /// chunk (ANALYZE stalls the ingest while it runs); on a large table it
 /// never triggers within a run.
 pub async fn refresh_if_stale(app: &App, since: &mut u64) {
-    if *since < 50 {
+    // Below the base, no query: most chunks of a run end here.
+    if *since < BASE_ROWS {
         return;
     }
     let refresh = async {
@@ -32,7 +36,7 @@ pub async fn refresh_if_stale(app: &App, since: &mut u64) {
             )
             .await?
             .get(0);
-        if (*since as f32) < 50.0 + rows.max(0.0) {
+        if (*since as f32) < BASE_ROWS as f32 + rows.max(0.0) {
             return anyhow::Ok(false);
         }
         client.batch_execute(ANALYZED).await?;

@@ -316,6 +316,7 @@ fn list(s: &State, rec: &Recorded) -> Result<String, Answer> {
         None => None,
     };
     let filter = Filter::of(rec);
+    let (newest, oldest) = (filter.newest(), filter.oldest());
     let created = |e: &Listed| e.event["created"].as_i64().unwrap_or(0);
     let events = &s.events;
     let mut page: Vec<&Listed> = match (cursor, before.is_some()) {
@@ -323,7 +324,7 @@ fn list(s: &State, rec: &Recorded) -> Result<String, Answer> {
         (Some(c), true) => events[..c]
             .iter()
             .rev()
-            .take_while(|e| filter.newest().is_none_or(|n| created(e) <= n))
+            .take_while(|e| newest.is_none_or(|n| created(e) <= n))
             .filter(|e| filter.matches(&e.event))
             .take(limit + 1)
             .collect(),
@@ -332,13 +333,11 @@ fn list(s: &State, rec: &Recorded) -> Result<String, Answer> {
         (c, _) => {
             let start = match c {
                 Some(c) => c + 1,
-                None => filter
-                    .newest()
-                    .map_or(0, |n| events.partition_point(|e| created(e) > n)),
+                None => newest.map_or(0, |n| events.partition_point(|e| created(e) > n)),
             };
             events[start..]
                 .iter()
-                .take_while(|e| filter.oldest().is_none_or(|o| created(e) >= o))
+                .take_while(|e| oldest.is_none_or(|o| created(e) >= o))
                 .filter(|e| filter.matches(&e.event))
                 .take(limit + 1)
                 .collect()
