@@ -8,16 +8,17 @@ use super::standard::{headers, sign, verify, StandardHeaders, StandardSigner};
 use super::{SignatureError, VerifiedAt, FUTURE_SKEW_SECS};
 use crate::secret::Secret;
 
-// An obviously fake key (its base64 text spells FAKE...); the
+// An obviously fake key (its base64 text spells FAKE...), short enough
+// not to look like a real one; the
 // expected signature was computed with Python's standard library, not ours:
 //   key = base64decode(SECRET[6:]);
 //   base64(hmac.new(key, b"{ID}.{T}." + BODY, sha256).digest())
 // Message id, timestamp and body are those of the spec's own test suites.
-const SECRET: &str = "whsec_FAKEkeyFORopsbridgeTESTSonly0000";
+const SECRET: &str = "whsec_FAKEtestKEY00000";
 const ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
 const T: i64 = 1_614_265_330;
 const BODY: &[u8] = br#"{"test": 2432232314}"#;
-const EXPECTED: &str = "v1,09PHD0xaIcwj7vTANQAxv5LmbK5XS7elpmrCMfl2evQ=";
+const EXPECTED: &str = "v1,svIE7ULIxIDNeIfP8y8aN7ozhlsQsXw99/JuUxFiRFA=";
 
 fn secret() -> Secret {
     Secret::new(SECRET)
@@ -85,7 +86,7 @@ fn a_header_value_outside_visible_ascii_is_malformed() {
 #[test]
 fn a_secret_that_is_not_whsec_and_base64_is_an_invalid_key() {
     for bad in [
-        "FAKEkeyFORopsbridgeTESTSonly0000",
+        "FAKEtestKEY00000",
         "whsec_",
         "whsec_FAKE not base64!",
         "whsec_FAKE=",
