@@ -39,6 +39,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_no_payload_statistics",
         include_str!("../../migrations/0007_no_payload_statistics.sql"),
     ),
+    (
+        "0008_unambiguous_lookup_indexes",
+        include_str!("../../migrations/0008_unambiguous_lookup_indexes.sql"),
+    ),
 ];
 
 /// Advisory lock key: "opsbridge" in ASCII, so it cannot clash by accident.

@@ -152,8 +152,9 @@ pub async fn resolve(
 /// index per event, even for a NULL that can match nothing, until the next
 /// ANALYZE. At most 7 statement texts, each cached. A row updated
 /// concurrently is re-checked against its branch, `merged_into IS NULL`
-/// included.
-fn lookup_sql(id: &Identity) -> (String, Vec<&(dyn tokio_postgres::types::ToSql + Sync)>) {
+/// included. Each branch can use only its own identity's index (migration
+/// 0008); `tests/api/fresh_plans.rs` checks the plan on empty tables.
+pub fn lookup_sql(id: &Identity) -> (String, Vec<&(dyn tokio_postgres::types::ToSql + Sync)>) {
     let wanted = [
         ("app_user_id = $N", &id.user_id),
         ("stripe_customer_id = $N", &id.customer_id),

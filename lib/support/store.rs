@@ -33,6 +33,12 @@ pub struct OpenTicket {
     pub decision: Decision,
 }
 
+/// The newest open ticket of the email `$1` contacted after `$2`, locked.
+/// Its plan on empty tables is checked in `tests/api/fresh_plans.rs`.
+pub const OPEN_TICKET_SQL: &str = r#"SELECT id, contact_count, priority, needs_human, reasons, tags
+    FROM tickets WHERE email_lower = lower($1) AND status = 'open' AND last_contact_at > $2
+    ORDER BY last_contact_at DESC LIMIT 1 FOR UPDATE"#;
+
 /// The newest open ticket of `email` contacted after `since`, locked.
 pub async fn find_open(
     tx: &impl Sql,
@@ -40,12 +46,7 @@ pub async fn find_open(
     since: DateTime<Utc>,
 ) -> anyhow::Result<Option<OpenTicket>> {
     let row = tx
-        .query_opt(
-            r#"SELECT id, contact_count, priority, needs_human, reasons, tags FROM tickets
-               WHERE email_lower = lower($1) AND status = 'open' AND last_contact_at > $2
-               ORDER BY last_contact_at DESC LIMIT 1 FOR UPDATE"#,
-            &[&email, &since],
-        )
+        .query_opt(OPEN_TICKET_SQL, &[&email, &since])
         .await
         .context("Failed to look for an open ticket")?;
     Ok(row.map(|r| OpenTicket {

@@ -12,6 +12,7 @@ mod fake_hubspot;
 mod fake_stripe;
 mod fixtures;
 mod foundation;
+mod fresh_plans;
 mod health;
 mod helpers;
 mod outbox;
