@@ -4,7 +4,8 @@
 # ticket and its outbox jobs in one transaction) at CONNECTIONS connections
 # for DURATION_SECS against `scripts/dev --release` on PORT, closed loop (the
 # saturation rate) or, with RATE, open loop at RATE tickets/s (latency counted
-# from each request's scheduled time), and prints latency percentiles.
+# from each request's scheduled time), and prints latency percentiles and
+# the CPU time Postgres and the functions spent per accepted ticket.
 # Target: p99 < 15 ms for accepted tickets at 32 connections.
 #   scripts/bench/intake.sh                      # 32 connections, 10 s, closed loop
 #   RATE=300 scripts/bench/intake.sh             # open loop at 300 tickets/s
@@ -50,6 +51,33 @@ for _ in $(seq 1 900); do
   sleep 1
 done
 
+# CPU time (clock ticks) of Postgres (the postmaster, exited backends
+# included, and its live backends) and of the functions' process: what each
+# accepted ticket costs, and so the most this machine's cores could accept.
+pg_pid=$(head -n 1 "$STACK_PGDATA/postmaster.pid")
+fn_pid=$(pgrep -P "$server" -f opsbridge-dev | head -n 1)
+ticks() { # PID [FIELDS]: utime+stime (+cutime+cstime with FIELDS=14-17)
+  local t; t=$(cut -d' ' -f"${2:-14-15}" "/proc/$1/stat" 2>/dev/null | tr ' ' '+')
+  echo $((${t:-0}))
+}
+pg_ticks() {
+  local t; t=$(ticks "$pg_pid" 14-17)
+  for c in $(pgrep -P "$pg_pid"); do t=$((t + $(ticks "$c"))); done
+  echo "$t"
+}
+cargo bench --quiet --bench intake_load --no-run 2>/dev/null
 stack_log "intake load: $CONNECTIONS connections, ${DURATION_SECS}s${RATE:+, open loop at $RATE/s}"
-TARGET="http://127.0.0.1:$PORT" CONCURRENCY=$CONNECTIONS DURATION_SECS=$DURATION_SECS RATE=$RATE \
-  cargo bench --quiet --bench intake_load
+pg0=$(pg_ticks); fn0=$(ticks "$fn_pid")
+out=$(TARGET="http://127.0.0.1:$PORT" CONCURRENCY=$CONNECTIONS DURATION_SECS=$DURATION_SECS RATE=$RATE \
+  cargo bench --quiet --bench intake_load)
+pg1=$(pg_ticks); fn1=$(ticks "$fn_pid")
+echo "$out"
+ok=$(echo "$out" | sed -n 's/.*: \([0-9]*\) ok,.*/\1/p' | tail -n 1)
+python3 - "${ok:-0}" "$((pg1 - pg0))" "$((fn1 - fn0))" "$(getconf CLK_TCK)" "$(nproc)" <<'PY'
+import sys
+ok, pg, fn, hz, cores = map(int, sys.argv[1:])
+if ok:
+    pg_ms, fn_ms = pg / hz * 1000 / ok, fn / hz * 1000 / ok
+    print(f"cpu per accepted ticket: postgres {pg_ms:.2f} ms, functions {fn_ms:.2f} ms; "
+          f"{cores} cores given to postgres alone would accept at most {cores * 1000 / pg_ms:.0f}/s")
+PY
