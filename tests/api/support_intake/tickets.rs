@@ -281,3 +281,52 @@ async fn resolving_the_last_open_ticket_clears_needs_support_and_the_next_contac
         true
     );
 }
+
+#[tokio::test]
+async fn a_repeat_contact_merges_within_24_hours_of_the_last_contact_and_opens_a_new_ticket_after()
+{
+    let t = app().await;
+    let send = |message: &'static str| {
+        let t = &t;
+        async move {
+            post(t, &contact("jane@example.com", message), &[])
+                .await
+                .json()
+        }
+    };
+    let first = send("one").await;
+    t.clock.advance(chrono::Duration::hours(23));
+    let second = send("two").await;
+    // The window runs from the newest contact, not from the ticket's opening.
+    t.clock.advance(chrono::Duration::hours(23));
+    let third = send("three").await;
+    for merged in [&second, &third] {
+        assert_eq!(merged["status"], "merged");
+        assert_eq!(merged["ticket_id"], first["ticket_id"]);
+    }
+    t.clock
+        .advance(chrono::Duration::hours(24) + chrono::Duration::minutes(1));
+    let fourth = send("four").await;
+    assert_eq!(fourth["status"], "open");
+    assert_ne!(fourth["ticket_id"], first["ticket_id"]);
+    assert_eq!(t.count("ticket_messages").await, 2);
+
+    // The admin listing without a status: newest contact first.
+    let auth = format!("Bearer {}", crate::helpers::ADMIN_TOKEN);
+    let list = t
+        .request(
+            Method::GET,
+            "/api/admin/tickets",
+            &[("authorization", auth.as_str())],
+            Body::empty(),
+        )
+        .await
+        .json();
+    let ids: Vec<&Value> = list["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["id"])
+        .collect();
+    assert_eq!(ids, [&fourth["ticket_id"], &first["ticket_id"]]);
+}
