@@ -23,7 +23,10 @@ async fn generic_plan(client: &tokio_postgres::Client, sql: &str, args: &str) ->
         .simple_query(&format!("EXPLAIN EXECUTE probe({args})"))
         .await
         .unwrap();
-    client.batch_execute("DEALLOCATE probe").await.unwrap();
+    client
+        .batch_execute("DEALLOCATE probe; RESET plan_cache_mode")
+        .await
+        .unwrap();
     rows.iter()
         .filter_map(|m| match m {
             tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
