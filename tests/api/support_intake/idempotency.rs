@@ -3,9 +3,23 @@
 
 use super::*;
 
-/// Holds the advisory lock `members::resolve` takes for `email`, so a post
-/// from that address stays in flight until the returned transaction ends.
+/// The advisory lock `members::resolve` takes for the email `$1`.
 const LOCK_KEY: &str = "hashtextextended('email:' || lower($1), 0)";
+
+/// Takes `email`'s lock in a transaction on the returned connection, so a
+/// post from that address stays in flight until `COMMIT` is sent on it.
+async fn hold_email_lock(t: &TestApp, email: &str) -> deadpool_postgres::Object {
+    let blocker = t.db().await;
+    blocker.batch_execute("BEGIN").await.unwrap();
+    blocker
+        .execute(
+            &format!("SELECT pg_advisory_xact_lock({LOCK_KEY})"),
+            &[&email],
+        )
+        .await
+        .unwrap();
+    blocker
+}
 
 async fn wait_for_lock_waiter(t: &TestApp, email: &str) {
     wait_for_lock_waiters(t, email, 1).await
@@ -98,14 +112,7 @@ async fn the_same_idempotency_key_and_body_replay_the_first_response() {
 async fn a_key_still_in_flight_answers_409_and_another_body_422() {
     let t = app().await;
     let email = format!("inflight-{}@example.com", uuid::Uuid::new_v4().simple());
-    let mut blocker = t.db().await;
-    let tx = blocker.transaction().await.unwrap();
-    tx.execute(
-        &format!("SELECT pg_advisory_xact_lock({LOCK_KEY})"),
-        &[&email],
-    )
-    .await
-    .unwrap();
+    let blocker = hold_email_lock(&t, &email).await;
     let key = [("idempotency-key", "key-in-flight")];
     let first = spawn_post(&t, &contact(&email, "first"), "key-in-flight");
     wait_for_lock_waiter(&t, &email).await;
@@ -115,7 +122,7 @@ async fn a_key_still_in_flight_answers_409_and_another_body_422() {
     assert!(res.headers.contains_key("retry-after"));
     let res = post(&t, &contact(&email, "other"), &key).await;
     assert_eq!(res.json()["error"]["code"], "idempotency_key_reused");
-    tx.commit().await.unwrap();
+    blocker.batch_execute("COMMIT").await.unwrap();
     assert_eq!(first.await.unwrap().0, StatusCode::ACCEPTED);
     let res = post(&t, &contact(&email, "first"), &key).await;
     assert_eq!(res.headers["idempotent-replayed"], "true");
@@ -131,21 +138,14 @@ async fn with_redis_down_two_concurrent_posts_with_one_key_store_once_and_replay
     })
     .await;
     let email = format!("twice-{}@example.com", uuid::Uuid::new_v4().simple());
-    let mut blocker = t.db().await;
-    let tx = blocker.transaction().await.unwrap();
-    tx.execute(
-        &format!("SELECT pg_advisory_xact_lock({LOCK_KEY})"),
-        &[&email],
-    )
-    .await
-    .unwrap();
+    let blocker = hold_email_lock(&t, &email).await;
     let body = contact(&email, "the same post, sent twice");
     let posts = [
         spawn_post(&t, &body, "key-sent-twice"),
         spawn_post(&t, &body, "key-sent-twice"),
     ];
     wait_for_lock_waiters(&t, &email, 2).await;
-    tx.commit().await.unwrap();
+    blocker.batch_execute("COMMIT").await.unwrap();
     let mut answers = Vec::new();
     for p in posts {
         answers.push(p.await.unwrap());
