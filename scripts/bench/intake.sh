@@ -65,7 +65,8 @@ pg_ticks() {
   for c in $(pgrep -P "$pg_pid"); do t=$((t + $(ticks "$c"))); done
   echo "$t"
 }
-cargo bench --quiet --bench intake_load --no-run 2>/dev/null
+# Built before the clock starts (a build error shows here).
+cargo bench --quiet --bench intake_load --no-run
 stack_log "intake load: $CONNECTIONS connections, ${DURATION_SECS}s${RATE:+, open loop at $RATE/s}"
 pg0=$(pg_ticks); fn0=$(ticks "$fn_pid")
 out=$(TARGET="http://127.0.0.1:$PORT" CONCURRENCY=$CONNECTIONS DURATION_SECS=$DURATION_SECS RATE=$RATE \
