@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, Criterion};
 use opsbridge::ai::prompt::{self, CustomerContact, PromptInput};
 use opsbridge::ai::{guard, openai, store};
+use opsbridge::db::Sql;
 use serde_json::{json, Value};
 
 const MESSAGE: &str = "Hi team,\n\nsince this morning the CSV export on the Reports page spins forever and \
@@ -139,8 +140,7 @@ async fn store_step() {
     let mut samples = Vec::new();
     for n in 1..=2_000 {
         let started = Instant::now();
-        let mut client = t.app.db.get().await.unwrap();
-        let tx = client.transaction().await.unwrap();
+        let tx = t.app.db.begin().await.unwrap();
         store::insert(&tx, ticket, n, &c, &v, t.clock_now())
             .await
             .unwrap();

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opsbridge::clock::SystemClock;
+use opsbridge::db::Sql;
 use opsbridge::jobs::{store, JobKind};
 use opsbridge::{App, Config};
 
@@ -70,8 +71,7 @@ async fn seed(app: &App, from: i64, n: i64) {
 async fn time_claim(app: &App) -> Duration {
     let mut best = Duration::MAX;
     for _ in 0..20 {
-        let mut client = app.db.get().await.expect("db");
-        let tx = client.transaction().await.expect("tx");
+        let tx = app.db.begin().await.expect("tx");
         let t = Instant::now();
         let jobs = store::claim(&tx, JobKind::CrmUpsert, 100, None, chrono::Utc::now())
             .await

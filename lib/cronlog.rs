@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::db::Sql;
 use crate::state::App;
 
 /// Records a finished run; failures to record are logged, never fatal.

@@ -7,6 +7,13 @@
 //! costs one timeout per second, not one per call. Keys carry the deploy's
 //! prefix (see `config::redis_prefix`), so previews never collide.
 //!
+//! `rediss://` (Upstash) is verified against the system roots, or against
+//! `REDIS_CA_CERT` when set. Upstash closes connections that sat idle; the
+//! first command after that fails at once with a dropped connection, so it
+//! is retried once on the replacement connection (the connection manager
+//! reconnects by itself): the first request after a quiet hour does not take
+//! the Redis-down path.
+//!
 //! Why the `redis` crate and not `upstash-redis-rs`: the latter (0.1.2) needs
 //! nightly Rust (`#![feature(macro_metavar_expr)]`); Upstash speaks the Redis
 //! protocol over TLS (`rediss://`), which `redis` handles on stable.
@@ -44,9 +51,20 @@ struct Conn {
 }
 
 impl Kv {
-    /// A handle for `url` with every key under `prefix`. Does not connect.
-    pub fn new(url: &str, prefix: &str) -> Result<Self, KvError> {
-        let client = redis::Client::open(url).map_err(|e| KvError::Unavailable(e.to_string()))?;
+    /// A handle for `url` with every key under `prefix`; `rediss://` is
+    /// verified against `ca_pem` when given. Does not connect.
+    pub fn new(url: &str, ca_pem: Option<&str>, prefix: &str) -> Result<Self, KvError> {
+        let client = match ca_pem {
+            None => redis::Client::open(url),
+            Some(pem) => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.as_bytes().to_vec()),
+                },
+            ),
+        }
+        .map_err(|e| KvError::Unavailable(e.to_string()))?;
         Ok(Self {
             client,
             prefix: prefix.to_string(),
@@ -96,15 +114,26 @@ impl Kv {
         }
     }
 
-    /// Runs one command with the timeout applied.
+    /// Runs one command with the timeout applied. `f` gets the connection
+    /// and whether this is the retry: a command that met a connection the
+    /// server had closed (idle) is run once more, on the replacement.
     async fn call<T, F, Fut>(&self, f: F) -> Result<T, KvError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: Fn(ConnectionManager, bool) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let m = self.manager().await?;
-        match tokio::time::timeout(Duration::from_millis(OP_TIMEOUT_MS), f(m)).await {
+        let timeout = Duration::from_millis(OP_TIMEOUT_MS);
+        match tokio::time::timeout(timeout, f(m.clone(), false)).await {
             Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) if e.is_connection_dropped() || e.is_io_error() => {
+                tracing::info!(error = %e, "redis connection was closed; retrying once");
+                match tokio::time::timeout(timeout, f(m, true)).await {
+                    Ok(Ok(v)) => Ok(v),
+                    Ok(Err(e)) => Err(KvError::Unavailable(e.to_string())),
+                    Err(_) => Err(KvError::Unavailable("command timed out".into())),
+                }
+            }
             Ok(Err(e)) => Err(KvError::Unavailable(e.to_string())),
             Err(_) => Err(KvError::Unavailable("command timed out".into())),
         }
@@ -112,23 +141,31 @@ impl Kv {
 
     /// `PING`.
     pub async fn ping(&self) -> Result<(), KvError> {
-        self.call(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
+        self.call(|mut c, _| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
             .await
             .map(|_| ())
     }
 
     /// `SET key value NX PX ttl`: true when this call created the key.
+    /// `value` must be unique to the caller (a claim token): on the retry
+    /// after a dropped connection, a key that already holds `value` was set
+    /// by the first attempt, so it is ours.
     pub async fn set_nx(&self, key: &str, value: &str, ttl_ms: u64) -> Result<bool, KvError> {
         let k = self.key(key);
-        self.call(|mut c| async move {
+        let k = k.as_str();
+        self.call(|mut c, retry| async move {
             let r: Option<String> = redis::cmd("SET")
-                .arg(&k)
+                .arg(k)
                 .arg(value)
                 .arg("NX")
                 .arg("PX")
                 .arg(ttl_ms)
                 .query_async(&mut c)
                 .await?;
+            if r.is_none() && retry {
+                let held: Option<String> = c.get(k).await?;
+                return Ok(held.as_deref() == Some(value));
+            }
             Ok(r.is_some())
         })
         .await
@@ -137,14 +174,16 @@ impl Kv {
     /// `SET key value PX ttl`.
     pub async fn set(&self, key: &str, value: &str, ttl_ms: u64) -> Result<(), KvError> {
         let k = self.key(key);
-        self.call(|mut c| async move { c.pset_ex::<_, _, ()>(&k, value, ttl_ms).await })
+        let k = k.as_str();
+        self.call(|mut c, _| async move { c.pset_ex::<_, _, ()>(k, value, ttl_ms).await })
             .await
     }
 
     /// `GET key`.
     pub async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
         let k = self.key(key);
-        self.call(|mut c| async move { c.get(&k).await }).await
+        let k = k.as_str();
+        self.call(|mut c, _| async move { c.get(k).await }).await
     }
 
     /// Deletes `key` only while it still holds `value` (releasing a claim we
@@ -154,8 +193,9 @@ impl Kv {
         let script = Script::new(
             r#"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"#,
         );
-        self.call(|mut c| async move {
-            let n: i64 = script.key(&k).arg(value).invoke_async(&mut c).await?;
+        let (k, script) = (k.as_str(), &script);
+        self.call(|mut c, _| async move {
+            let n: i64 = script.key(k).arg(value).invoke_async(&mut c).await?;
             Ok(n == 1)
         })
         .await
@@ -177,9 +217,12 @@ impl Kv {
                if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]); ttl = tonumber(ARGV[2]) end
                return {n, ttl}"#,
         );
-        self.call(|mut c| async move {
+        // A retry after a dropped connection may count one extra hit in the
+        // rare case the first attempt reached Redis: a limit errs strict.
+        let (k, script) = (k.as_str(), &script);
+        self.call(|mut c, _| async move {
             let (n, ttl): (i64, i64) = script
-                .key(&k)
+                .key(k)
                 .arg(by)
                 .arg(ttl_ms)
                 .invoke_async(&mut c)

@@ -35,8 +35,12 @@ impl App {
     /// Builds the state from a loaded configuration. Connects nothing yet.
     pub fn new(config: Config, clock: SharedClock) -> anyhow::Result<Self> {
         let db = db::connect(&config).context("Failed to set up the Postgres pool")?;
-        let kv = Kv::new(config.redis_url.expose(), &config.redis_prefix)
-            .context("Failed to set up Redis")?;
+        let kv = Kv::new(
+            config.redis_url.expose(),
+            config.redis_ca_cert.as_ref().map(|c| c.expose()),
+            &config.redis_prefix,
+        )
+        .context("Failed to set up Redis")?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(OUTBOUND_CONNECT_TIMEOUT_MS))
             .timeout(Duration::from_millis(OUTBOUND_TIMEOUT_MS))
@@ -53,21 +57,45 @@ impl App {
     }
 
     /// Cold start: loads the environment (failing with every problem at once),
-    /// builds the state and, unless `MIGRATE_ON_START=false`, migrates. A failed
-    /// migration is logged and health reports it; the instance still starts so
-    /// `/api/health` can say what is wrong.
+    /// builds the state and, unless `MIGRATE_ON_START=false`, checks the
+    /// schema (one round trip when current) and migrates what is pending.
+    /// A database that is down or a failed migration is logged and health
+    /// reports it: the instance still starts so `/api/health` can say what is
+    /// wrong. A TLS failure cannot heal by waiting (a wrong CA, a server
+    /// without TLS under `sslmode=require`): it stops the cold start.
     pub async fn from_env(needs: &[Need]) -> anyhow::Result<Self> {
         let config = Config::from_env(needs)?;
         let app = Self::new(config, Arc::new(SystemClock))?;
-        if app.config.migrate_on_start {
-            match db::migrate::run(&app.db).await {
-                Ok(applied) if !applied.is_empty() => {
-                    tracing::info!(applied = ?applied, "migrations applied")
+        app.start().await?;
+        Ok(app)
+    }
+
+    /// The cold-start checks of [`App::from_env`] on a built state.
+    pub async fn start(&self) -> anyhow::Result<()> {
+        if !self.config.migrate_on_start {
+            return Ok(());
+        }
+        match db::migrate::on_start(&self.config, &self.db).await {
+            Ok(applied) if !applied.is_empty() => {
+                tracing::info!(applied = ?applied, "migrations applied")
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if let Some(tls) = db::tls_failure(&e) {
+                    let shape = self.db.shape();
+                    anyhow::bail!(
+                        "Postgres TLS failed (sslmode={}{}): {tls}",
+                        shape.ssl_mode.as_str(),
+                        if shape.custom_ca {
+                            ", CA from sslrootcert or DATABASE_CA_CERT"
+                        } else {
+                            ", system roots"
+                        }
+                    );
                 }
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "migrations failed at start"),
+                tracing::error!(error = %format!("{e:#}"), "migrations failed at start")
             }
         }
-        Ok(app)
+        Ok(())
     }
 }

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Actor;
+use crate::db::Sql;
 use crate::http::ApiError;
 use crate::state::App;
 

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{review, store};
+use crate::db::Sql;
 use crate::http::ApiError;
 use crate::state::App;
 

@@ -178,8 +178,7 @@ async fn save(
     c: &openai::Completion,
     v: &guard::Verdict,
 ) -> anyhow::Result<()> {
-    let mut client = app.db.get().await?;
-    let tx = client.transaction().await?;
+    let tx = app.db.begin().await?;
     let now = app.clock.now();
     if store::insert(&tx, ticket_id, n, c, v, now).await?.is_some() {
         let tag = format!("ai:{}", c.draft.category.as_str());

@@ -151,8 +151,7 @@ pub async fn edit(
     let actor = actor_name(actor);
     let now = app.clock.now();
     let draft = async {
-        let mut client = app.db.get().await?;
-        let tx = client.transaction().await?;
+        let tx = app.db.begin().await?;
         let row = tx
             .query_opt("SELECT status, reasons FROM ai_drafts WHERE id = $1 FOR UPDATE", &[&id])
             .await

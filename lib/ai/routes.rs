@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use super::admin::escaped;
 use super::{job, store};
+use crate::db::Sql;
 use crate::http::{ApiError, Background};
 use crate::jobs::JobKind;
 use crate::state::App;
@@ -121,8 +122,7 @@ async fn draft(
 /// Finds the latest contact's draft, or enqueues (or requeues) its job.
 async fn request(app: &App, ticket_id: Uuid) -> anyhow::Result<Requested> {
     let now = app.clock.now();
-    let mut client = app.db.get().await.context("Failed to get a connection")?;
-    let tx = client.transaction().await.context("Failed to begin")?;
+    let tx = app.db.begin().await.context("Failed to get a connection")?;
     let row = tx
         .query_opt(
             "SELECT contact_count, member_id FROM tickets WHERE id = $1 FOR SHARE",

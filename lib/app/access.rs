@@ -8,6 +8,7 @@ use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
+use crate::db::Sql;
 use crate::members::store::COLUMNS;
 use crate::members::Member;
 use crate::state::App;
@@ -63,7 +64,7 @@ impl AccessAnswer {
     }
 }
 
-/// Finds the live member (one indexed read, prepared once per connection).
+/// Finds the live member (one indexed read).
 pub async fn find(app: &App, lookup: &Lookup) -> anyhow::Result<Option<Member>> {
     let (condition, value) = match lookup {
         Lookup::UserId(u) => ("app_user_id = $1", u),
@@ -71,12 +72,8 @@ pub async fn find(app: &App, lookup: &Lookup) -> anyhow::Result<Option<Member>> 
     };
     let client = app.db.get().await.context("Failed to get a connection")?;
     let sql = format!("SELECT {COLUMNS} FROM members WHERE {condition} AND merged_into IS NULL");
-    let statement = client
-        .prepare_cached(&sql)
-        .await
-        .context("Failed to prepare the access lookup")?;
     let row = client
-        .query_opt(&statement, &[value])
+        .query_opt(&sql, &[value])
         .await
         .context("Failed to look up a member")?;
     Ok(row.as_ref().map(Member::from_row))

@@ -118,8 +118,7 @@ async fn duplicate(
 
 async fn store(app: &App, event: &AppEvent) -> Result<Ingested, IngestError> {
     let now = app.clock.now();
-    let mut client = app.db.get().await.context("Failed to get a connection")?;
-    let tx = client.transaction().await.context("Failed to begin")?;
+    let tx = app.db.begin().await.context("Failed to get a connection")?;
     let inserted = tx
         .query_opt(
             r#"INSERT INTO events (source, event_id, type, created, payload, outcome, via, received_at)

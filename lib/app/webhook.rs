@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::db::Sql;
 use crate::jobs::{Job, JobError, Reason};
 use crate::state::App;
 

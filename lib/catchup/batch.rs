@@ -15,6 +15,7 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::stop::Stop;
+use crate::db::Sql;
 use crate::members::change::Enqueued;
 use crate::state::App;
 use crate::stripe::event::RawEvent;

@@ -7,6 +7,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 
+use crate::db::Sql;
 use crate::state::App;
 
 /// The row of the Stripe catch-up.

@@ -1,5 +1,6 @@
 //! Planner statistics during a large catch-up.
 
+use crate::db::Sql;
 use crate::state::App;
 
 /// Tables whose plans depend on their size: the identity lookup (members)

@@ -12,6 +12,7 @@ use anyhow::Context;
 use serde_json::{json, Map, Value};
 
 use super::cursor;
+use crate::db::Sql;
 use crate::health::Check;
 use crate::jobs::JobKind;
 use crate::state::App;

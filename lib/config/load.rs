@@ -3,10 +3,10 @@
 use std::fmt;
 
 use super::read::{
-    read_ai, read_basic_auth, read_integrations, read_signed_webhook, read_stripe_api,
-    read_stripe_secrets, Reader,
+    read_ai, read_basic_auth, read_integrations, read_pem, read_postgres_url, read_signed_webhook,
+    read_stripe_api, read_stripe_secrets, Reader,
 };
-use super::{redis_prefix, Config, DeployEnv, Need};
+use super::{redis_prefix, Config, DeployEnv, Need, Pooler};
 use crate::secret::Secret;
 
 /// One thing wrong with one variable.
@@ -61,14 +61,28 @@ pub(super) fn load(
     };
     let database_url = r.required(&["DATABASE_URL", "POSTGRES_URL"]);
     let redis_url = r.required(&["REDIS_URL", "KV_URL"]);
-    if let Some(u) = &database_url {
-        if u.parse::<tokio_postgres::Config>().is_err() {
-            r.problem("DATABASE_URL", "not a valid Postgres URL");
-        }
-    }
+    read_postgres_url(&mut r, &["DATABASE_URL", "POSTGRES_URL"]);
+    let database_url_unpooled = read_postgres_url(
+        &mut r,
+        &["DATABASE_URL_UNPOOLED", "POSTGRES_URL_NON_POOLING"],
+    );
+    let database_pooler = match r.get("DATABASE_POOLER") {
+        None => Pooler::Auto,
+        Some(v) => Pooler::parse(&v).unwrap_or_else(|| {
+            r.problem("DATABASE_POOLER", "must be auto, transaction or none");
+            Pooler::Auto
+        }),
+    };
+    let database_ca_cert = read_pem(&mut r, "DATABASE_CA_CERT");
+    let redis_ca_cert = read_pem(&mut r, "REDIS_CA_CERT");
     if let Some(u) = &redis_url {
         if redis::Client::open(u.as_str()).is_err() {
-            r.problem("REDIS_URL", "not a valid redis:// or rediss:// URL");
+            let name = if r.get("REDIS_URL").is_some() {
+                "REDIS_URL"
+            } else {
+                "KV_URL"
+            };
+            r.problem(name, "not a valid redis:// or rediss:// URL");
         }
     }
     let vercel_env = r.get("VERCEL_ENV");
@@ -93,7 +107,11 @@ pub(super) fn load(
 
     let config = Config {
         database_url: Secret::new(database_url.unwrap_or_default()),
+        database_url_unpooled,
+        database_pooler,
+        database_ca_cert,
         redis_url: Secret::new(redis_url.unwrap_or_default()),
+        redis_ca_cert,
         redis_prefix,
         deploy_env,
         git_ref,

@@ -34,6 +34,30 @@ impl Need {
     pub const ALL: &'static [Need] = &[Need::StripeWebhook, Need::Cron, Need::Admin, Need::AppApi];
 }
 
+/// `DATABASE_POOLER`: how statements reach Postgres.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooler {
+    /// Transaction mode when the URL says so (port 6543, a host containing
+    /// `pooler`, `pgbouncer=true`), else direct.
+    Auto,
+    /// Through a transaction-mode pooler (PgBouncer, Supavisor).
+    Transaction,
+    /// A direct connection (prepared-statement cache).
+    None,
+}
+
+impl Pooler {
+    /// Parses `DATABASE_POOLER`; `None` for an unknown value.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.to_ascii_lowercase().as_str() {
+            "auto" => Some(Self::Auto),
+            "transaction" => Some(Self::Transaction),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+}
+
 /// HubSpot (CRM) settings.
 #[derive(Debug, Clone)]
 pub struct HubSpot {
@@ -135,8 +159,17 @@ pub struct StripeApi {
 pub struct Config {
     /// Postgres connection URL (`DATABASE_URL` or `POSTGRES_URL`).
     pub database_url: Secret,
+    /// Direct Postgres URL for migrations (`DATABASE_URL_UNPOOLED` or
+    /// `POSTGRES_URL_NON_POOLING`), if set.
+    pub database_url_unpooled: Option<Secret>,
+    /// How statements reach Postgres (`DATABASE_POOLER`, default `auto`).
+    pub database_pooler: Pooler,
+    /// PEM roots for `verify-ca`/`verify-full` (`DATABASE_CA_CERT`).
+    pub database_ca_cert: Option<Secret>,
     /// Redis connection URL (`REDIS_URL` or `KV_URL`).
     pub redis_url: Secret,
+    /// PEM roots for `rediss://` (`REDIS_CA_CERT`), instead of the system's.
+    pub redis_ca_cert: Option<Secret>,
     /// Prefix for every Redis key: isolates previews per branch.
     pub redis_prefix: String,
     /// Production, preview or development (`VERCEL_ENV`).

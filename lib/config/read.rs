@@ -88,6 +88,33 @@ impl Reader<'_> {
     }
 }
 
+/// The first set of `names` as a Postgres URL, checked the way the pool
+/// will read it; a problem names the variable and the fault, never the
+/// value (it holds a password).
+pub(super) fn read_postgres_url(r: &mut Reader<'_>, names: &[&str]) -> Option<Secret> {
+    let (name, value) = names.iter().find_map(|n| r.get(n).map(|v| (*n, v)))?;
+    match crate::db::url::parse(&value) {
+        Ok(_) => Some(Secret::new(value)),
+        Err(e) => {
+            r.problem(name, e.to_string());
+            None
+        }
+    }
+}
+
+/// PEM certificates held in a variable (a Vercel function has no file to
+/// point at), checked at cold start.
+pub(super) fn read_pem(r: &mut Reader<'_>, name: &str) -> Option<Secret> {
+    let value = r.get(name)?;
+    match crate::db::tls::certificates_from_pem(&value) {
+        Ok(_) => Some(Secret::new(value)),
+        Err(e) => {
+            r.problem(name, format!("not PEM certificates: {e}"));
+            None
+        }
+    }
+}
+
 pub(super) fn read_stripe_secrets(r: &mut Reader<'_>, needed: bool) -> Vec<Secret> {
     let Some(raw) = r.secret("STRIPE_WEBHOOK_SECRET", needed) else {
         return Vec::new();

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::config::HubSpot;
+use crate::db::Sql;
 use crate::jobs::outcome::{classify_status, classify_transport, retry_after};
 use crate::jobs::{Job, JobError, Reason};
 use crate::members::{Member, MemberState};

@@ -1,10 +1,11 @@
-//! [`Sql`]: the one way our code talks to Postgres. Every statement goes
-//! through the connection's prepared-statement cache (deadpool's
-//! `prepare_cached`), so a hot path such as a Stripe ingest (a dozen
-//! statements in one transaction) pays one round trip per statement instead
-//! of two (prepare, then execute) and Postgres skips parsing and planning on
-//! every repeat. All our SQL is static text (formatted only from constants),
-//! so the per-connection cache stays small.
+//! [`Sql`]: the one way our code talks to Postgres, implemented by a pooled
+//! [`super::Conn`] (statements outside a transaction) and a [`super::Tx`].
+//! How a statement travels depends on the database mode ([`super::Mode`]):
+//! in direct mode through the connection's prepared-statement cache
+//! (deadpool's `prepare_cached`: one round trip per statement, parsed and
+//! planned once per connection; all our SQL is static text, so the cache
+//! stays small); through a transaction-mode pooler as an unnamed statement
+//! (also one round trip, parsed every time).
 //!
 //! Concurrent calls on one client are pipelined (sent without waiting for
 //! the previous answer), but their order on the wire is not guaranteed (a
@@ -19,14 +20,13 @@
 use std::future::Future;
 use std::task::Poll;
 
-use deadpool_postgres::{Client, Transaction};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Error, Row};
 
 /// Query parameters, as tokio-postgres takes them.
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
-/// A pooled client or one of its transactions; every statement is cached.
+/// A pooled connection or one of its transactions.
 pub trait Sql: Sync {
     /// Like `Client::query`.
     fn query(
@@ -86,42 +86,3 @@ pub(crate) async fn sent_then<A, T>(
     };
     result
 }
-
-/// Implements [`Sql`] for a deadpool type that has `prepare_cached` and
-/// derefs to a tokio-postgres client or transaction.
-macro_rules! cached {
-    ($($ty:ty),*) => {$(
-        impl Sql for $ty {
-            async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, Error> {
-                let statement = self.prepare_cached(sql).await?;
-                (**self).query(&statement, params).await
-            }
-            async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, Error> {
-                let statement = self.prepare_cached(sql).await?;
-                (**self).query_one(&statement, params).await
-            }
-            async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, Error> {
-                let statement = self.prepare_cached(sql).await?;
-                (**self).query_opt(&statement, params).await
-            }
-            async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, Error> {
-                let statement = self.prepare_cached(sql).await?;
-                (**self).execute(&statement, params).await
-            }
-            async fn execute_then<T: Send>(
-                &self,
-                sql: &str,
-                params: Params<'_>,
-                then: impl Future<Output = Result<T, Error>> + Send,
-            ) -> Result<T, Error> {
-                // Prepared first (a cache miss waits for its own round
-                // trip, before `then` is polled): the execute's first poll
-                // then puts it on the wire.
-                let statement = self.prepare_cached(sql).await?;
-                sent_then((**self).execute(&statement, params), then).await
-            }
-        }
-    )*};
-}
-
-cached!(Client, Transaction<'_>);

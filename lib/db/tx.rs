@@ -8,6 +8,9 @@
 //! right before its first statement, without waiting, and reads both
 //! answers together.
 //!
+//! Through a transaction pooler that `BEGIN` also carries the time limits
+//! (`SET LOCAL`, see [`super::conn`]), still in the same round trip.
+//!
 //! Why this is safe: tokio-postgres writes a request to the connection in
 //! the first poll of its future, and the connection sends requests in the
 //! order they were written, so `BEGIN` always precedes the statement. If
@@ -19,32 +22,38 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use deadpool_postgres::{Client, Object};
 use tokio_postgres::{Error, Row};
 
 use super::sql::{sent_then, Params, Sql};
+use super::Conn;
 
 /// A transaction on a pooled connection (see the module docs).
 pub struct Tx {
-    client: Option<Client>,
+    conn: Option<Conn>,
     /// `BEGIN` has been sent.
     begun: AtomicBool,
 }
 
 impl Tx {
-    /// Starts a transaction on `client`; nothing is sent until the first
+    /// Starts a transaction on `conn`; nothing is sent until the first
     /// statement.
-    pub fn new(client: Client) -> Self {
+    pub fn new(conn: Conn) -> Self {
         Self {
-            client: Some(client),
+            conn: Some(conn),
             begun: AtomicBool::new(false),
         }
     }
 
-    fn client(&self) -> &Client {
-        self.client
+    fn conn(&self) -> &Conn {
+        self.conn
             .as_ref()
-            .expect("a Tx holds its client until it ends")
+            .expect("a Tx holds its connection until it ends")
+    }
+
+    /// Runs `sql` (no parameters; one or more statements) with the simple
+    /// query protocol inside this transaction.
+    pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
+        self.run(self.conn().raw_batch(sql)).await
     }
 
     /// Commits (the connection goes back to the pool).
@@ -52,21 +61,26 @@ impl Tx {
         self.end("COMMIT").await.map(drop)
     }
 
+    /// Commits and keeps the connection for more work.
+    pub async fn commit_keep(self) -> Result<Conn, Error> {
+        self.end("COMMIT").await
+    }
+
     /// Rolls back; gives the connection back for more work.
-    pub async fn rollback(self) -> Result<Client, Error> {
+    pub async fn rollback(self) -> Result<Conn, Error> {
         self.end("ROLLBACK").await
     }
 
-    async fn end(mut self, sql: &str) -> Result<Client, Error> {
+    async fn end(mut self, sql: &str) -> Result<Conn, Error> {
         if self.begun.load(Ordering::SeqCst) {
             // On failure `self` drops still begun: the connection is closed.
-            self.client().batch_execute(sql).await?;
+            self.conn().raw_batch(sql).await?;
         }
         self.begun.store(false, Ordering::SeqCst);
         Ok(self
-            .client
+            .conn
             .take()
-            .expect("a Tx holds its client until it ends"))
+            .expect("a Tx holds its connection until it ends"))
     }
 
     /// Runs `statement`, preceded on the wire by `BEGIN` if it is the first.
@@ -74,35 +88,36 @@ impl Tx {
         if self.begun.swap(true, Ordering::SeqCst) {
             return statement.await;
         }
-        sent_then(self.client().batch_execute("BEGIN"), statement).await
+        let conn = self.conn();
+        sent_then(conn.raw_batch(conn.mode.begin_sql()), statement).await
     }
 }
 
 impl Drop for Tx {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
+        if let Some(conn) = self.conn.take() {
             if self.begun.load(Ordering::SeqCst) {
                 // Still open: close the connection instead of pooling it.
-                drop(Object::take(client));
+                conn.discard();
             }
         }
     }
 }
 
-/// Every statement is the pooled client's own (cached, see [`Sql`]), run
+/// Every statement is the connection's own (in its mode, see [`Sql`]), run
 /// behind `BEGIN` when it is the first.
 impl Sql for Tx {
     async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, Error> {
-        self.run(Sql::query(self.client(), sql, params)).await
+        self.run(self.conn().raw_query(sql, params)).await
     }
     async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, Error> {
-        self.run(Sql::query_one(self.client(), sql, params)).await
+        self.run(self.conn().raw_query_one(sql, params)).await
     }
     async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, Error> {
-        self.run(Sql::query_opt(self.client(), sql, params)).await
+        self.run(self.conn().raw_query_opt(sql, params)).await
     }
     async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, Error> {
-        self.run(Sql::execute(self.client(), sql, params)).await
+        self.run(self.conn().raw_execute(sql, params)).await
     }
     async fn execute_then<T: Send>(
         &self,
@@ -111,7 +126,7 @@ impl Sql for Tx {
         then: impl Future<Output = Result<T, Error>> + Send,
     ) -> Result<T, Error> {
         // `then`'s statements find the transaction begun and go out behind.
-        self.run(Sql::execute_then(self.client(), sql, params, then))
+        self.run(self.conn().raw_execute_then(sql, params, then))
             .await
     }
 }

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use crate::db::migrate;
+use crate::db::url::SslMode;
+use crate::db::Sql;
 use crate::state::App;
 
 /// Per-check time limit.
@@ -116,6 +118,19 @@ async fn postgres(app: &App) -> Check {
     .await;
     let mut detail = Map::new();
     detail.insert("latency_ms".into(), ms.into());
+    // How the pool reaches Postgres (never the URL): the mode and the TLS
+    // that was asked for, and whether the certificate is checked and
+    // against which roots.
+    let shape = app.db.shape();
+    detail.insert("pooler".into(), shape.mode.pooler().into());
+    detail.insert("tls".into(), shape.ssl_mode.as_str().into());
+    let verified = matches!(shape.ssl_mode, SslMode::VerifyCa | SslMode::VerifyFull);
+    let roots = match (verified, shape.custom_ca) {
+        (false, _) => Value::Null,
+        (true, true) => "custom".into(),
+        (true, false) => "system".into(),
+    };
+    detail.insert("tls_roots".into(), roots);
     let ok = match r {
         Ok((version, queue)) => {
             let current = version.as_deref() == Some(migrate::latest_version());
@@ -140,7 +155,7 @@ async fn postgres(app: &App) -> Check {
 
 /// Outbox figures: what is waiting, what is dead, how late the oldest due job is.
 async fn queue(
-    client: &tokio_postgres::Client,
+    client: &crate::db::Conn,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Value> {
     let row = client
@@ -168,6 +183,8 @@ async fn redis(app: &App) -> Check {
     let (r, ms) = timed(app.kv.ping()).await;
     let mut detail = Map::new();
     detail.insert("latency_ms".into(), ms.into());
+    let tls = app.config.redis_url.expose().starts_with("rediss://");
+    detail.insert("tls".into(), tls.into());
     if let Err(e) = &r {
         detail.insert("error".into(), classify(e).into());
     }

@@ -180,7 +180,7 @@ async fn execute(
     let results = dispatch::run(app, kind, &jobs).await;
     let duration_ms = started.elapsed().as_millis() as u64;
     let now = app.clock.now();
-    let mut client = app
+    let client = app
         .db
         .get()
         .await
@@ -192,9 +192,15 @@ async fn execute(
         .map(|(j, _)| (j.id, j.attempts))
         .collect();
     s.succeeded += store::succeed(&client, &done, duration_ms, now).await?;
+    let mut client = Some(client);
     for (job, result) in jobs.iter().zip(results) {
         if let Err(e) = result {
-            let dead = record_failure(app, &mut client, job, &e, duration_ms, now).await?;
+            let conn = match client.take() {
+                Some(c) => c,
+                None => app.db.get().await.context("Failed to get a connection")?,
+            };
+            let (dead, conn) = record_failure(app, conn, job, &e, duration_ms, now).await?;
+            client = Some(conn);
             if dead {
                 s.dead += 1;
             } else {
@@ -206,15 +212,16 @@ async fn execute(
 }
 
 /// Writes one failure: retry later, park, or dead (with one Slack alert, in
-/// the same transaction). Returns true when the job went dead.
+/// the same transaction). Returns true when the job went dead, and the
+/// connection for the next one.
 async fn record_failure(
     app: &App,
-    client: &mut deadpool_postgres::Object,
+    client: crate::db::Conn,
     job: &Job,
     e: &JobError,
     duration_ms: u64,
     now: DateTime<Utc>,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<(bool, crate::db::Conn)> {
     let message = e.to_string();
     let (state, run_at, reason, refund) = match e {
         JobError::Park { until, reason, .. } => ("pending", *until, *reason, true),
@@ -240,18 +247,18 @@ async fn record_failure(
         error: &message,
         refund_attempt: refund,
     };
-    let tx = client
-        .transaction()
-        .await
-        .context("Failed to begin recording a failure")?;
+    let tx = client.begin();
     let recorded = store::fail(&tx, job, &failure, duration_ms, now).await?;
     if recorded && state == "dead" {
         dispatch::on_dead(app, &tx, job, e, reason, now).await?;
     }
-    tx.commit().await.context("Failed to commit a failure")?;
+    let client = tx
+        .commit_keep()
+        .await
+        .context("Failed to commit a failure")?;
     tracing::warn!(
         job_id = job.id, kind = job.kind.as_str(), attempt = job.attempts, state,
         reason = reason.as_str(), status = e.status(), error = %message, "job attempt failed"
     );
-    Ok(recorded && state == "dead")
+    Ok((recorded && state == "dead", client))
 }

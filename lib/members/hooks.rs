@@ -39,8 +39,7 @@ async fn expire_grace(app: &App, client: &impl crate::db::Sql) -> anyhow::Result
         .collect();
     let mut n = 0;
     for id in ids {
-        let mut c = app.db.get().await.context("Failed to get a connection")?;
-        let tx = c.transaction().await?;
+        let tx = app.db.begin().await.context("Failed to get a connection")?;
         if let Some(before) = store::lock(&tx, id).await? {
             let mut after = before.clone();
             change::save(

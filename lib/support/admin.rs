@@ -129,8 +129,7 @@ async fn resolve(
 /// ticket; `None` when it does not exist.
 async fn resolve_ticket(app: &App, id: Uuid, actor: &str) -> anyhow::Result<Option<Value>> {
     let now = app.clock.now();
-    let mut client = app.db.get().await?;
-    let tx = client.transaction().await?;
+    let tx = app.db.begin().await?;
     let row = tx
         .query_opt(
             "SELECT status, member_id FROM tickets WHERE id = $1 FOR UPDATE",

@@ -5,6 +5,8 @@
 //! corpus and what the request may carry; [`admin`]: `POST /api/ai/draft`
 //! and the admin drafts API.
 
+#[allow(unused_imports)]
+use opsbridge::db::Sql;
 mod admin;
 mod injection;
 

@@ -128,7 +128,8 @@ async fn a_statement_sent_behind_a_lock_runs_after_the_lock_is_granted() {
     let client = t.app.db.get().await.unwrap();
     let mut client = Some(client);
     for (round, n) in [(1, 1), (2, 2)] {
-        let holder = t.db().await;
+        // A session of its own: its transaction stays open across calls.
+        let holder = t.direct().await;
         holder
             .batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({key})"))
             .await

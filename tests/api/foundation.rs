@@ -1,6 +1,8 @@
 //! The foundation: routing of every function, error envelope, request ids,
 //! security headers, migrations under concurrency, a real-HTTP round trip.
 
+#[allow(unused_imports)]
+use opsbridge::db::Sql;
 use std::path::Path;
 
 use axum::body::Body;

@@ -47,7 +47,7 @@ fn indexes(plan: &str) -> Vec<&str> {
 #[tokio::test]
 async fn each_identity_branch_of_the_member_lookup_uses_its_own_index() {
     let t = spawn_app().await;
-    let client = t.db().await;
+    let client = t.direct().await;
     let some = |s: &str| Some(s.to_string());
     for (id, want) in [
         (
@@ -81,7 +81,7 @@ async fn each_identity_branch_of_the_member_lookup_uses_its_own_index() {
 #[tokio::test]
 async fn the_repeat_contact_lookup_uses_the_open_tickets_by_email_index() {
     let t = spawn_app().await;
-    let client = t.db().await;
+    let client = t.direct().await;
     let plan = generic_plan(&client, OPEN_TICKET_SQL, "'a@example.com', now()").await;
     assert_eq!(indexes(&plan), ["tickets_open_email"], "{plan}");
 }

@@ -10,6 +10,7 @@ use axum::Router;
 use chrono::{TimeZone, Utc};
 use http::{HeaderMap, Method, Request, StatusCode};
 use opsbridge::clock::ManualClock;
+use opsbridge::db::Sql;
 use opsbridge::{App, Config, Need};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -20,7 +21,8 @@ pub const ADMIN_TOKEN: &str = "test-admin-token";
 pub const APP_API_TOKEN: &str = "test-app-token";
 pub const STRIPE_SECRET: &str = "whsec_FAKE_test_secret_for_opsbridge_tests";
 
-/// The shared test database URL (no schema).
+/// The shared test database URL (no schema): a direct connection, also in
+/// the pooled lane (to create each test's database and to observe).
 pub fn base_database_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .expect("TEST_DATABASE_URL is not set: run the suite with scripts/test")
@@ -32,25 +34,85 @@ pub fn base_redis_url() -> String {
         .expect("TEST_REDIS_URL is not set: run the suite with scripts/test")
 }
 
-/// A URL for `schema` on the test database (search_path set per connection).
-pub fn schema_url(schema: &str) -> String {
-    let base = base_database_url();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+/// The pooled lane (`scripts/test` sets `TEST_POOLED_DATABASE_URL`, a
+/// Supabase-shaped URL to PgBouncer in transaction mode over TLS, with
+/// `DBNAME` where each test's database goes): the app reaches Postgres the
+/// way a Vercel deploy does. A pooler takes no session settings, so there
+/// each test gets a database of its own instead of a schema.
+pub fn pooled_url_template() -> Option<String> {
+    std::env::var("TEST_POOLED_DATABASE_URL").ok()
 }
 
-/// Creates a fresh, empty schema and returns its name.
+/// The app's URL for `place` (a schema in the direct lane, a database in
+/// the pooled lane).
+pub fn schema_url(place: &str) -> String {
+    if let Some(template) = pooled_url_template() {
+        return template.replace("DBNAME", place);
+    }
+    direct_url(place)
+}
+
+/// A direct URL for `place`, around any pooler (session settings allowed).
+pub fn direct_url(place: &str) -> String {
+    let base = base_database_url();
+    if pooled_url_template().is_some() {
+        return with_database(&base, place);
+    }
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{place}")
+}
+
+/// `url` with its database name replaced (`postgres:///opsbridge?...` or
+/// `postgres://u@h:p/opsbridge?...`).
+fn with_database(url: &str, database: &str) -> String {
+    let (head, query) = url.split_once('?').unwrap_or((url, ""));
+    let slash = head.rfind('/').expect("a database in TEST_DATABASE_URL");
+    let q = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("{}/{database}{q}", &head[..slash])
+}
+
+/// The SQL schema the app's tables live in for `place`.
+pub fn sql_schema(place: &str) -> String {
+    if pooled_url_template().is_some() {
+        "public".to_string()
+    } else {
+        place.to_string()
+    }
+}
+
+/// Creates a fresh, empty place for one test (a schema, or in the pooled
+/// lane a database) and returns its name.
 pub async fn fresh_schema() -> String {
-    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let place = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let (client, conn) = tokio_postgres::connect(&base_database_url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(conn);
+    let ddl = if pooled_url_template().is_some() {
+        format!("CREATE DATABASE {place}")
+    } else {
+        format!("CREATE SCHEMA {place}")
+    };
+    client.batch_execute(&ddl).await.expect("create schema");
+    place
+}
+
+/// Creates a fresh, empty database (in either lane) and returns its name.
+pub async fn fresh_database() -> String {
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     let (client, conn) = tokio_postgres::connect(&base_database_url(), tokio_postgres::NoTls)
         .await
         .expect("connect to the test database");
     tokio::spawn(conn);
     client
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
-        .expect("create schema");
-    schema
+        .expect("create database");
+    name
 }
 
 /// The variables every test app starts from.
@@ -76,7 +138,11 @@ pub struct TestApp {
     pub app: App,
     pub router: Router,
     pub clock: ManualClock,
+    /// The SQL schema of this test's tables (for qualified names in SQL).
     pub schema: String,
+    /// Where this test's data lives: pass to [`schema_url`] for a second
+    /// app on the same data.
+    pub place: String,
 }
 
 /// An answer from the router.
@@ -94,6 +160,16 @@ impl TestResponse {
     }
 }
 
+/// The place named in a test URL built by [`schema_url`].
+fn place_of(url: &str) -> Option<String> {
+    let at = url.find("t_")?;
+    let name: String = url[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (name.len() == 34).then_some(name)
+}
+
 /// Builds the app on a fresh schema, migrated, with the default test variables.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
@@ -102,8 +178,8 @@ pub async fn spawn_app() -> TestApp {
 /// Same, after `edit` changes the variables.
 pub async fn spawn_app_with(edit: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
     opsbridge::telemetry::init();
-    let schema = fresh_schema().await;
-    let mut vars = base_vars(&schema);
+    let place = fresh_schema().await;
+    let mut vars = base_vars(&place);
     edit(&mut vars);
     let config = Config::from_lookup(|k| vars.get(k).cloned(), Need::ALL).expect("test config");
     let clock = ManualClock::at(Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap());
@@ -117,11 +193,14 @@ pub async fn spawn_app_with(edit: impl FnOnce(&mut HashMap<String, String>)) -> 
         router = router.layer(axum::Extension(opsbridge::http::Background::new(|_| {})));
     }
     let router = opsbridge::http::finish(router);
+    // The test's place follows the app's URL (a test may point it elsewhere).
+    let place = place_of(&vars["DATABASE_URL"]).unwrap_or(place);
     TestApp {
         app,
         router,
         clock,
-        schema,
+        schema: sql_schema(&place),
+        place,
     }
 }
 
@@ -161,9 +240,20 @@ impl TestApp {
         self.request(Method::GET, path, &[], Body::empty()).await
     }
 
-    /// A Postgres client on this test's schema.
-    pub async fn db(&self) -> deadpool_postgres::Object {
+    /// A connection through the app's own door (pooler and TLS included).
+    pub async fn db(&self) -> opsbridge::db::Conn {
         self.app.db.get().await.expect("db connection")
+    }
+
+    /// A session straight to this test's data, around any pooler: for what
+    /// needs a session (a transaction held open across calls, PREPARE, SET).
+    pub async fn direct(&self) -> tokio_postgres::Client {
+        let (client, conn) =
+            tokio_postgres::connect(&direct_url(&self.place), tokio_postgres::NoTls)
+                .await
+                .expect("direct connection");
+        tokio::spawn(conn);
+        client
     }
 
     /// Counts rows of `table` in this test's schema.

@@ -16,6 +16,7 @@ mod fresh_plans;
 mod health;
 mod helpers;
 mod outbox;
+mod stores;
 mod stripe_catchup;
 mod stripe_ordering;
 mod stripe_webhook;

@@ -1,6 +1,8 @@
 //! The outbox against a fake HubSpot: retries, dead letters, leases, holds,
 //! kill switches, concurrent sweeps.
 
+#[allow(unused_imports)]
+use opsbridge::db::Sql;
 use std::time::Duration;
 
 use chrono::Duration as Days;
@@ -279,7 +281,7 @@ async fn without_credentials_jobs_are_held_and_drain_once_configured() {
             .await,
         2
     );
-    let (schema, uri) = (unconfigured.schema.clone(), server.uri());
+    let (schema, uri) = (unconfigured.place.clone(), server.uri());
     let configured = spawn_app_with(move |v| {
         v.insert("DATABASE_URL".into(), crate::helpers::schema_url(&schema));
         v.insert("HUBSPOT_ACCESS_TOKEN".into(), "pat-test".into());

@@ -4,6 +4,8 @@
 //! paths and the shared helpers; [`failures`]: Stripe and Postgres failing
 //! mid-run; [`manual`]: the admin range, configuration, auth, the fake.
 
+#[allow(unused_imports)]
+use opsbridge::db::Sql;
 mod failures;
 mod manual;
 

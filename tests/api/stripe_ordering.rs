@@ -1,5 +1,7 @@
 //! Stripe delivery semantics under load, reordering and store failures.
 
+#[allow(unused_imports)]
+use opsbridge::db::Sql;
 use std::collections::HashSet;
 
 use http::StatusCode;

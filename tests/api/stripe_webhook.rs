@@ -252,7 +252,7 @@ async fn postgres_unreachable_answers_503_and_the_retry_succeeds() {
     })
     .await;
     let p2 = prefix.clone();
-    let schema = good.schema.clone();
+    let schema = good.place.clone();
     let good = spawn_app_with(move |v| {
         v.insert("DATABASE_URL".into(), crate::helpers::schema_url(&schema));
         v.insert("REDIS_KEY_PREFIX".into(), p2);

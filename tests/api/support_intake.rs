@@ -3,6 +3,8 @@
 //! Idempotency-Key; the signed helpdesk webhook. Shared helpers here, the
 //! tests by area below.
 
+#[allow(unused_imports)]
+use opsbridge::db::Sql;
 mod abuse;
 mod idempotency;
 mod inbound;

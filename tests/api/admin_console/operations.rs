@@ -1,6 +1,8 @@
 //! The overview, kill switches and the Stripe event export.
 
 use http::{Method, StatusCode};
+#[allow(unused_imports)]
+use opsbridge::db::Sql;
 use serde_json::{json, Value};
 
 use super::{admin, app_with_member, get_json};

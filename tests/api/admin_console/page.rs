@@ -4,6 +4,8 @@
 use axum::body::Body;
 use http::{Method, StatusCode};
 use opsbridge::admin::page::{ASSETS, CSP, INDEX_HTML};
+#[allow(unused_imports)]
+use opsbridge::db::Sql;
 
 use super::{admin, app_with_member, entries, ADMIN, EMAIL};
 use crate::helpers::spawn_app;

@@ -5,6 +5,8 @@
 //! text, the customer's text only inside its delimited block.
 
 use opsbridge::ai::prompt::{BEGIN, END};
+#[allow(unused_imports)]
+use opsbridge::db::Sql;
 use opsbridge::jobs::JobKind;
 
 use super::*;

@@ -46,7 +46,7 @@ async fn a_signup_is_one_lead_and_its_replay_is_a_duplicate_of_the_same_member()
 async fn a_replay_is_a_duplicate_even_when_redis_forgot_it() {
     let t = spawn_app().await;
     let first = post_event(&t, &signup("evt_app_2", "usr_2", "joe@example.com")).await;
-    let schema = t.schema.clone();
+    let schema = t.place.clone();
     // Same database, fresh Redis prefix: only the Postgres backstop knows.
     let other = spawn_app_with(move |v| {
         v.insert("DATABASE_URL".into(), schema_url(&schema));

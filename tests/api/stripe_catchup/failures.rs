@@ -57,7 +57,7 @@ async fn a_store_failure_mid_run_keeps_the_cursor_before_the_failed_event_and_th
     let start = t.clock_now().timestamp() - 3600;
     fake.add(customers(0..40, start));
     let sabotaged = "evt_1Cu0020a";
-    t.db().await.batch_execute(&format!(
+    t.direct().await.batch_execute(&format!(
         r#"CREATE FUNCTION {s}.sabotage() RETURNS trigger AS $$
            BEGIN IF NEW.event_id = '{sabotaged}' THEN RAISE EXCEPTION 'sabotaged'; END IF; RETURN NEW; END
            $$ LANGUAGE plpgsql;
@@ -82,7 +82,7 @@ async fn a_store_failure_mid_run_keeps_the_cursor_before_the_failed_event_and_th
     );
 
     let drop = format!("DROP TRIGGER sabotage ON {}.events", t.schema);
-    t.db().await.batch_execute(&drop).await.unwrap();
+    t.direct().await.batch_execute(&drop).await.unwrap();
     let (_, second) = cron(&t).await;
     assert_eq!(second["status"], "ok", "{second}");
     each_event_applied_once(&t, 120).await;

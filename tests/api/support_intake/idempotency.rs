@@ -2,14 +2,18 @@
 //! expiry after 24 h.
 
 use super::*;
+#[allow(unused_imports)]
+use opsbridge::db::Sql;
 
 /// The advisory lock `members::resolve` takes for the email `$1`.
 const LOCK_KEY: &str = "hashtextextended('email:' || lower($1), 0)";
 
 /// Takes `email`'s lock in a transaction on the returned connection, so a
 /// post from that address stays in flight until `COMMIT` is sent on it.
-async fn hold_email_lock(t: &TestApp, email: &str) -> deadpool_postgres::Object {
-    let blocker = t.db().await;
+async fn hold_email_lock(t: &TestApp, email: &str) -> tokio_postgres::Client {
+    // A session of its own (around any pooler): the transaction stays open
+    // across calls.
+    let blocker = t.direct().await;
     blocker.batch_execute("BEGIN").await.unwrap();
     blocker
         .execute(

@@ -2,6 +2,8 @@
 //! the member snapshot, the signed helpdesk webhook, resolving.
 
 use super::*;
+#[allow(unused_imports)]
+use opsbridge::db::Sql;
 
 #[tokio::test]
 async fn concurrent_first_contacts_from_one_email_make_one_member_and_one_ticket() {
