@@ -10,15 +10,16 @@
 #   scripts/bench/intake.sh                      # 32 connections, 10 s, closed loop
 #   RATE=300 scripts/bench/intake.sh             # open loop at 300 tickets/s
 #   CONNECTIONS=64 DURATION_SECS=30 PORT=3901 scripts/bench/intake.sh
-# The server gets its own throwaway Postgres + Redis under .dev/bench/ (so it
-# never touches a running scripts/dev), rate limits high enough not to
-# interfere, and warn-level logs (a JSON line per request would measure the
-# terminal). Secrets come from .dev/env as usual.
+# The server gets its own throwaway Postgres + Redis under .dev/bench/intake
+# (so it never touches a running scripts/dev), reached as DB_MODE says
+# (direct, transaction or pgbouncer: scripts/bench/stores.sh), rate limits
+# high enough not to interfere, and warn-level logs (a JSON line per request
+# would measure the terminal). Secrets come from .dev/env as usual.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-# shellcheck source=../lib/stack.sh
-source scripts/lib/stack.sh
+# shellcheck source=stores.sh
+source scripts/bench/stores.sh
 
 PORT=${PORT:-3900}
 CONNECTIONS=${CONNECTIONS:-32}
@@ -31,23 +32,22 @@ cleanup() {
     kill -TERM "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
   fi
-  stack_stop
+  bench_stores_stop
 }
 trap cleanup EXIT INT TERM
 
-rm -rf "$ROOT/.dev/bench" "$(stack_pg_dir "$ROOT/.dev/bench/pg")"
-stack_start "$ROOT/.dev/bench" dev
+bench_stores_start intake
 
 export PORT DEV_CRONS=off RUST_LOG=${RUST_LOG:-warn}
 export SUPPORT_RATE_LIMIT_PER_IP=1000000 SUPPORT_RATE_LIMIT_PER_EMAIL=1000000
 export DB_POOL_SIZE=${DB_POOL_SIZE:-16}
-scripts/dev --release >"$ROOT/.dev/bench/server.log" 2>&1 &
+scripts/dev --release >"$ROOT/.dev/bench/intake/server.log" 2>&1 &
 server=$!
 
 stack_log "waiting for the server on :$PORT (first run builds release binaries)"
 for _ in $(seq 1 900); do
   curl -fsS "http://127.0.0.1:$PORT/api/health" >/dev/null 2>&1 && break
-  kill -0 "$server" 2>/dev/null || { tail -n 30 "$ROOT/.dev/bench/server.log" >&2; exit 1; }
+  kill -0 "$server" 2>/dev/null || { tail -n 30 "$ROOT/.dev/bench/intake/server.log" >&2; exit 1; }
   sleep 1
 done
 
@@ -68,17 +68,19 @@ pg_ticks() {
 # Built before the clock starts (a build error shows here).
 cargo bench --quiet --bench intake_load --no-run
 stack_log "intake load: $CONNECTIONS connections, ${DURATION_SECS}s${RATE:+, open loop at $RATE/s}"
-pg0=$(pg_ticks); fn0=$(ticks "$fn_pid")
+pgb_pid=$(cat "$ROOT/.dev/bench/intake/pooled/pgbouncer/pgbouncer.pid" 2>/dev/null || echo 0)
+pg0=$(pg_ticks); fn0=$(ticks "$fn_pid"); pgb0=$(ticks "$pgb_pid")
 out=$(TARGET="http://127.0.0.1:$PORT" CONCURRENCY=$CONNECTIONS DURATION_SECS=$DURATION_SECS RATE=$RATE \
   cargo bench --quiet --bench intake_load)
-pg1=$(pg_ticks); fn1=$(ticks "$fn_pid")
+pg1=$(pg_ticks); fn1=$(ticks "$fn_pid"); pgb1=$(ticks "$pgb_pid")
 echo "$out"
 ok=$(echo "$out" | sed -n 's/.*: \([0-9]*\) ok,.*/\1/p' | tail -n 1)
-python3 - "${ok:-0}" "$((pg1 - pg0))" "$((fn1 - fn0))" "$(getconf CLK_TCK)" "$(nproc)" <<'PY'
+python3 - "${ok:-0}" "$((pg1 - pg0))" "$((fn1 - fn0))" "$((pgb1 - pgb0))" "$(getconf CLK_TCK)" "$(nproc)" <<'PY'
 import sys
-ok, pg, fn, hz, cores = map(int, sys.argv[1:])
+ok, pg, fn, pgb, hz, cores = map(int, sys.argv[1:])
 if ok:
-    pg_ms, fn_ms = pg / hz * 1000 / ok, fn / hz * 1000 / ok
-    print(f"cpu per accepted ticket: postgres {pg_ms:.2f} ms, functions {fn_ms:.2f} ms; "
+    pg_ms, fn_ms, pgb_ms = (x / hz * 1000 / ok for x in (pg, fn, pgb))
+    print(f"cpu per accepted ticket: postgres {pg_ms:.2f} ms, functions {fn_ms:.2f} ms, "
+          f"pgbouncer {pgb_ms:.2f} ms; "
           f"{cores} cores given to postgres alone would accept at most {cores * 1000 / pg_ms:.0f}/s")
 PY

@@ -130,7 +130,17 @@ pub fn base_vars(schema: &str) -> HashMap<String, String> {
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
+    .chain(pooler_setting())
     .collect()
+}
+
+/// In the pooled lane on port 6543, `DATABASE_POOLER=auto` must find the
+/// pooler by itself (as with Supabase's URL); on any other port (6543 was
+/// taken) the lane says so, as a user of such a pooler would.
+fn pooler_setting() -> Option<(String, String)> {
+    let pooled = pooled_url_template().is_some();
+    let on_6543 = std::env::var("TEST_POOLER_PORT_IS_6543").as_deref() == Ok("1");
+    (pooled && !on_6543).then(|| ("DATABASE_POOLER".to_string(), "transaction".to_string()))
 }
 
 /// A running application under test.

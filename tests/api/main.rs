@@ -15,6 +15,7 @@ mod foundation;
 mod fresh_plans;
 mod health;
 mod helpers;
+mod instances;
 mod outbox;
 mod stores;
 mod stripe_catchup;

@@ -113,10 +113,14 @@ async fn health_names_the_database_mode_and_tls_but_never_the_url() {
     );
     if let Some(url) = pooled_url_template() {
         assert_eq!(pg["tls"], "require", "{body}");
+        assert_eq!(pg["pooler"], "transaction", "{body}");
         // Port 6543 alone tells `auto` that a transaction pooler is there.
         if std::env::var("TEST_POOLER_PORT_IS_6543").as_deref() == Ok("1") {
             assert!(url.contains(":6543/"));
-            assert_eq!(pg["pooler"], "transaction", "{body}");
+            assert!(
+                !base_vars("x").contains_key("DATABASE_POOLER"),
+                "auto decides"
+            );
         }
     } else {
         assert_eq!(pg["pooler"], "none", "{body}");
