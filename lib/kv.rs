@@ -128,7 +128,9 @@ impl Kv {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) if e.is_connection_dropped() || e.is_io_error() => {
                 tracing::info!(error = %e, "redis connection was closed; retrying once");
-                match tokio::time::timeout(timeout, f(m, true)).await {
+                // The retry waits for the replacement connection (TCP and
+                // TLS handshakes) and then the command: two budgets.
+                match tokio::time::timeout(timeout * 2, f(m, true)).await {
                     Ok(Ok(v)) => Ok(v),
                     Ok(Err(e)) => Err(KvError::Unavailable(e.to_string())),
                     Err(_) => Err(KvError::Unavailable("command timed out".into())),

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use super::auth::Actor;
 use crate::db::Sql;
 use crate::http::ApiError;
+use crate::jobs::manage::{self, DeadFilter, Which};
 use crate::state::App;
 
 const STATES: &[&str] = &[
@@ -138,19 +139,12 @@ async fn retry_one(
 ) -> Result<Json<Value>, ApiError> {
     let client = app.db.get().await.map_err(db_error)?;
     let now = app.clock.now();
-    let n = client
-        .execute(
-            "UPDATE jobs SET state = 'pending', attempts = 0, run_at = $2, reason = NULL, lease_until = NULL,
-                    note = $3, updated_at = $2 WHERE id = $1 AND state = 'dead'",
-            &[&id, &now, &format!("retried by {}", actor.0)],
-        )
-        .await
-        .map_err(db_error)?;
-    let state: Option<String> = client
-        .query_opt("SELECT state FROM jobs WHERE id = $1", &[&id])
+    let note = format!("retried by {}", actor.0);
+    let n = manage::requeue(&client, Which::Dead(id), &note, now)
         .await
         .map_err(db_error)?
-        .map(|r| r.get(0));
+        .len();
+    let state = manage::state_of(&client, id).await.map_err(db_error)?;
     let Some(state) = state else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -190,16 +184,12 @@ async fn discard_one(
     let note: String = parsed.note.chars().take(500).collect();
     let client = app.db.get().await.map_err(db_error)?;
     let now = app.clock.now();
-    let n = client
-        .execute(
-            "UPDATE jobs SET state = 'discarded', note = $3, updated_at = $2 WHERE id = $1 AND state = 'dead'",
-            &[&id, &now, &format!("discarded by {}: {note}", actor.0)],
-        )
+    let note = format!("discarded by {}: {note}", actor.0);
+    let discarded = manage::discard(&client, id, &note, now)
         .await
         .map_err(db_error)?;
-    if n == 0 {
-        let exists = client
-            .query_opt("SELECT 1 FROM jobs WHERE id = $1", &[&id])
+    if !discarded {
+        let exists = manage::state_of(&client, id)
             .await
             .map_err(db_error)?
             .is_some();
@@ -242,30 +232,25 @@ async fn bulk_retry(
     let kind = word(&b.kind, "kind", Some(&kinds))?;
     let reason = word(&b.reason, "reason", None)?;
     let client = app.db.get().await.map_err(db_error)?;
-    let filter =
-        "state = 'dead' AND ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR reason = $2)
-                  AND ($3::timestamptz IS NULL OR updated_at >= $3)";
-    let matched: i64 = client
-        .query_one(
-            &format!("SELECT count(*) FROM jobs WHERE {filter}"),
-            &[&kind, &reason, &b.since],
-        )
+    let filter = DeadFilter {
+        kind,
+        reason,
+        since: b.since,
+    };
+    let matched = manage::count_dead(&client, &filter)
         .await
-        .map_err(db_error)?
-        .get(0);
+        .map_err(db_error)?;
     if b.dry_run {
         return Ok(Json(
             json!({ "dry_run": true, "matched": matched, "retried": 0 }),
         ));
     }
     let now = app.clock.now();
-    let retried = client
-        .execute(
-            &format!("UPDATE jobs SET state = 'pending', attempts = 0, run_at = $4, reason = NULL, note = $5, updated_at = $4 WHERE {filter}"),
-            &[&kind, &reason, &b.since, &now, &format!("bulk retried by {}", actor.0)],
-        )
+    let note = format!("bulk retried by {}", actor.0);
+    let retried = manage::requeue(&client, Which::DeadWhere(&filter), &note, now)
         .await
-        .map_err(db_error)?;
+        .map_err(db_error)?
+        .len();
     tracing::info!(actor = %actor.0, matched, retried, "admin bulk retry");
     Ok(Json(
         json!({ "dry_run": false, "matched": matched, "retried": retried }),

@@ -81,14 +81,9 @@ pub async fn enqueue_for_ticket(
     Ok(id.map(|id| (JobKind::AiDraft, id)))
 }
 
-/// A database failure inside the job: retried like an upstream 5xx.
+/// A database failure inside the job: retried, reason `store`.
 fn db_failed(e: anyhow::Error) -> JobError {
-    JobError::Retryable {
-        reason: Reason::Upstream5xx,
-        status: None,
-        retry_after: None,
-        message: format!("database: {e:#}"),
-    }
+    JobError::store(format!("{e:#}"))
 }
 
 /// The ticket and contact a job names.

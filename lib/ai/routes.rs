@@ -154,23 +154,16 @@ async fn requeue(
     dedupe_key: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<i64> {
-    let row = tx
-        .query_one(
-            "SELECT id, state FROM jobs WHERE dedupe_key = $1 FOR UPDATE",
-            &[&dedupe_key],
-        )
-        .await
-        .context("Failed to find a draft job")?;
-    let (id, state): (i64, String) = (row.get(0), row.get(1));
-    if matches!(state.as_str(), "dead" | "discarded" | "succeeded") {
-        tx.execute(
-            r#"UPDATE jobs SET state = 'pending', attempts = 0, run_at = $2, reason = NULL, lease_until = NULL,
-                      note = 'requeued by POST /api/ai/draft', updated_at = $2
-               WHERE id = $1"#,
-            &[&id, &now],
-        )
+    use crate::jobs::manage::{self, Which};
+    let note = "requeued by POST /api/ai/draft";
+    let requeued = manage::requeue(tx, Which::Finished(dedupe_key), note, now)
         .await
         .context("Failed to requeue a draft job")?;
+    match requeued.first() {
+        Some(id) => Ok(*id),
+        None => manage::id_by_dedupe_key(tx, dedupe_key)
+            .await
+            .context("Failed to find a draft job")?
+            .context("a contact without its draft job"),
     }
-    Ok(id)
 }

@@ -148,37 +148,9 @@ pub async fn insert(
     Ok(row.map(|r| r.get(0)))
 }
 
-/// Adds a tag to a ticket (once). The only ticket field a model may change.
-pub async fn add_tag(client: &impl Sql, ticket_id: Uuid, tag: &str) -> anyhow::Result<()> {
-    client
-        .execute(
-            "UPDATE tickets SET tags = array_append(tags, $2) WHERE id = $1 AND NOT ($2 = ANY(tags))",
-            &[&ticket_id, &tag],
-        )
-        .await
-        .context("Failed to tag a ticket")?;
-    Ok(())
-}
-
-/// Flags a ticket for a person with `reason` (our code decides this, never
-/// the model's output).
-pub async fn flag_ticket(
-    client: &impl Sql,
-    ticket_id: Uuid,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    client
-        .execute(
-            r#"UPDATE tickets SET needs_human = true, updated_at = $3,
-                      reasons = CASE WHEN $2 = ANY(reasons) THEN reasons ELSE array_append(reasons, $2) END
-               WHERE id = $1"#,
-            &[&ticket_id, &reason, &now],
-        )
-        .await
-        .context("Failed to flag a ticket for a person")?;
-    Ok(())
-}
+// Tickets belong to `support`, which owns the table: a draft's tag and a
+// flag for a person are written there.
+pub use crate::support::store::{add_tag, flag_ticket};
 
 /// The draft JSON the API answers with: every column, plus the text of the
 /// contact it answers (`customer_text`, `customer_subject`).

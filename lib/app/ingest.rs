@@ -119,28 +119,29 @@ async fn duplicate(
 async fn store(app: &App, event: &AppEvent) -> Result<Ingested, IngestError> {
     let now = app.clock.now();
     let tx = app.db.begin().await.context("Failed to get a connection")?;
-    let inserted = tx
-        .query_opt(
-            r#"INSERT INTO events (source, event_id, type, created, payload, outcome, via, received_at)
-               VALUES ('app', $1, $2, $3, $4, 'received', 'api', $5)
-               ON CONFLICT (source, event_id) DO NOTHING
-               RETURNING id"#,
-            &[
-                &event.id.as_str(),
-                &event.kind.as_str(),
-                &event.occurred_at.unwrap_or(now),
-                &event.to_json(),
-                &now,
-            ],
-        )
+    let payload = event.to_json();
+    let new = crate::db::events::NewEvent {
+        source: "app",
+        event_id: event.id.as_str(),
+        event_type: event.kind.as_str(),
+        created: event.occurred_at.unwrap_or(now),
+        livemode: None,
+        account: None,
+        api_version: None,
+        payload: &payload,
+        outcome: "received",
+        via: "api",
+        received_at: now,
+        member_id: None,
+    };
+    let inserted = crate::db::events::insert(&tx, &new)
         .await
         .context("Failed to store the app event")?;
-    let Some(row) = inserted else {
+    let Some(row_id) = inserted else {
         return duplicate(&tx, event)
             .await?
             .ok_or_else(|| anyhow::anyhow!("stored app event has no member").into());
     };
-    let row_id: i64 = row.get(0);
     let (before, mut member, outcome) = member_for(&tx, event, now).await?;
     let grace = app.config.past_due_grace_days;
     let change = members::change::prepare(before.as_ref(), &mut member, grace, now, None);

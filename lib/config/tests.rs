@@ -142,3 +142,133 @@ fn previews_get_a_branch_prefix_and_debug_never_prints_secrets() {
     assert!(!debug.contains("very-secret-admin"));
     assert!(!debug.contains("postgres://"));
 }
+
+#[test]
+fn every_url_a_vercel_integration_sets_is_accepted_as_it_is() {
+    for (name, url) in [
+        (
+            "POSTGRES_URL",
+            "postgres://postgres.abcdefghijklmnop:FAKEpw@aws-0-us-east-1.pooler.supabase.com:6543/postgres?sslmode=require&supa=base-pooler.x",
+        ),
+        (
+            "DATABASE_URL",
+            "postgresql://neondb_owner:FAKEpw@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech/neondb?sslmode=require&channel_binding=require",
+        ),
+        (
+            "DATABASE_URL",
+            "postgresql://u:FAKEpw@host:5432/db?pgbouncer=true&connect_timeout=15&connection_limit=1&pool_timeout=0",
+        ),
+    ] {
+        let mut map = vars(&[("REDIS_URL", "redis://localhost:6379")]);
+        map.insert(name.into(), url.into());
+        map.insert(
+            "DATABASE_URL_UNPOOLED".into(),
+            "postgresql://neondb_owner:FAKEpw@ep-cool-darkness-123456.us-east-2.aws.neon.tech/neondb?sslmode=require".into(),
+        );
+        let c = load(&map, &[]).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(c.database_pooler, Pooler::Auto);
+        assert!(c.database_url_unpooled.is_some());
+    }
+}
+
+#[test]
+fn a_malformed_database_url_names_its_variable_and_never_the_password() {
+    for (name, url) in [
+        ("DATABASE_URL", "postgres://u:FAKEsecret@host:notaport/db"),
+        ("POSTGRES_URL", "mysql://u:FAKEsecret@host/db"),
+        ("DATABASE_URL", "postgres://u:FAKE/secret@host/db"),
+        (
+            "DATABASE_URL",
+            "postgres://u:FAKEsecret@host/db?sslmode=bogus",
+        ),
+    ] {
+        let mut map = vars(&[("REDIS_URL", "redis://localhost:6379")]);
+        map.insert(name.into(), url.into());
+        let err = load(&map, &[]).unwrap_err();
+        assert_eq!(err.variables(), vec![name], "{url}: {err}");
+        let shown = format!("{err} {err:?}");
+        assert!(
+            !shown.contains("FAKE") && !shown.contains("host"),
+            "{shown}"
+        );
+    }
+}
+
+#[test]
+fn the_pooler_setting_and_the_ca_variables_are_checked_at_cold_start() {
+    let mut map = vars(BASE);
+    map.insert("DATABASE_POOLER".into(), "session".into());
+    map.insert("DATABASE_CA_CERT".into(), "not a certificate".into());
+    map.insert(
+        "REDIS_CA_CERT".into(),
+        "-----BEGIN CERTIFICATE-----\nAAAA".into(),
+    );
+    map.insert("DATABASE_URL_UNPOOLED".into(), "postgres://u@h:0/db".into());
+    let err = load(&map, &[]).unwrap_err();
+    let mut named = err.variables();
+    named.sort_unstable();
+    assert_eq!(
+        named,
+        vec![
+            "DATABASE_CA_CERT",
+            "DATABASE_POOLER",
+            "DATABASE_URL_UNPOOLED",
+            "REDIS_CA_CERT"
+        ],
+        "{err}"
+    );
+    for (value, pooler) in [
+        ("auto", Pooler::Auto),
+        ("Transaction", Pooler::Transaction),
+        ("none", Pooler::None),
+    ] {
+        let mut map = vars(BASE);
+        map.insert("DATABASE_POOLER".into(), value.into());
+        assert_eq!(load(&map, &[]).unwrap().database_pooler, pooler);
+    }
+}
+
+/// Variables read outside the loader (by the runtime, the local server or
+/// the health answer) that docs/configuration.md documents too.
+const READ_ELSEWHERE: &[&str] = &["RUST_LOG", "PORT", "DEV_CRONS", "VERCEL_GIT_COMMIT_SHA"];
+
+#[test]
+fn every_variable_the_loader_reads_is_documented_and_the_reverse() {
+    let read = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let _ = Config::from_lookup(
+        |k| {
+            read.borrow_mut().insert(k.to_string());
+            None
+        },
+        Need::ALL,
+    );
+    let read = read.into_inner();
+    let doc = include_str!("../../docs/configuration.md");
+    let documented: std::collections::BTreeSet<String> = doc
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .flat_map(|l| {
+            let first = l.split('|').nth(1).unwrap_or_default();
+            first
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|w| {
+                    w.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                })
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let undocumented: Vec<&String> = read.iter().filter(|v| !documented.contains(*v)).collect();
+    assert!(
+        undocumented.is_empty(),
+        "read but not in docs/configuration.md: {undocumented:?}"
+    );
+    let unread: Vec<&String> = documented
+        .iter()
+        .filter(|v| !read.contains(*v) && !READ_ELSEWHERE.contains(&v.as_str()))
+        .collect();
+    assert!(unread.is_empty(), "documented but never read: {unread:?}");
+}

@@ -13,9 +13,9 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::config::HubSpot;
-use crate::db::Sql;
 use crate::jobs::outcome::{classify_status, classify_transport, retry_after};
 use crate::jobs::{Job, JobError, Reason};
+use crate::members::synced::{mark_crm_synced, Synced};
 use crate::members::{Member, MemberState};
 use crate::state::App;
 
@@ -75,12 +75,7 @@ pub async fn upsert_batch(app: &App, jobs: &[Job]) -> Vec<Result<(), JobError>> 
     let members = match load(app, &ids).await {
         Ok(m) => m,
         Err(e) => {
-            let err = JobError::Retryable {
-                reason: Reason::Upstream5xx,
-                status: None,
-                retry_after: None,
-                message: format!("database: {e}"),
-            };
+            let err = JobError::store(e);
             return jobs.iter().map(|_| Err(err.clone())).collect();
         }
     };
@@ -121,16 +116,7 @@ pub async fn upsert_batch(app: &App, jobs: &[Job]) -> Vec<Result<(), JobError>> 
             for (i, m, email) in &batch {
                 let one = vec![(*i, m.clone(), email.clone())];
                 results[*i] = match send(app, &hub, &one).await {
-                    Ok(contacts) => {
-                        record(app, &one, &contacts)
-                            .await
-                            .map_err(|e| JobError::Retryable {
-                                reason: Reason::Upstream5xx,
-                                status: None,
-                                retry_after: None,
-                                message: format!("database: {e}"),
-                            })
-                    }
+                    Ok(contacts) => record(app, &one, &contacts).await.map_err(JobError::store),
                     Err(e) => Err(e),
                 };
             }
@@ -145,21 +131,7 @@ pub async fn upsert_batch(app: &App, jobs: &[Job]) -> Vec<Result<(), JobError>> 
 }
 
 async fn load(app: &App, ids: &[Uuid]) -> anyhow::Result<HashMap<Uuid, Member>> {
-    let client = app.db.get().await?;
-    let rows = client
-        .query(
-            &format!(
-                "SELECT {} FROM members WHERE id = ANY($1)",
-                crate::members::store::COLUMNS
-            ),
-            &[&ids],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(Member::from_row)
-        .map(|m| (m.id, m))
-        .collect())
+    crate::members::synced::load_many(&app.db.get().await?, ids).await
 }
 
 /// One batch request; returns email → contact id.
@@ -273,26 +245,13 @@ async fn record(
     batch: &[(usize, Member, String)],
     contacts: &HashMap<String, String>,
 ) -> anyhow::Result<()> {
-    let ids: Vec<uuid::Uuid> = batch.iter().map(|(_, m, _)| m.id).collect();
-    let seqs: Vec<i64> = batch.iter().map(|(_, m, _)| m.sequence).collect();
-    let ids_in_crm: Vec<Option<String>> = batch
+    let synced: Vec<Synced> = batch
         .iter()
-        .map(|(_, _, email)| contacts.get(email).cloned())
+        .map(|(_, m, email)| Synced {
+            id: m.id,
+            sequence: m.sequence,
+            contact_id: contacts.get(email).cloned(),
+        })
         .collect();
-    // One statement for the whole batch; a contact id another live member
-    // already holds is never copied (identities never move between people).
-    app.db
-        .get()
-        .await?
-        .execute(
-            r#"UPDATE members m SET crm_synced_seq = GREATEST(m.crm_synced_seq, u.seq), crm_synced_at = $4,
-                   crm_contact_id = COALESCE(m.crm_contact_id, u.contact)
-               FROM unnest($1::uuid[], $2::bigint[], $3::text[]) AS u(id, seq, contact)
-               WHERE m.id = u.id
-                 AND (u.contact IS NULL OR NOT EXISTS (
-                       SELECT 1 FROM members o WHERE o.crm_contact_id = u.contact AND o.id <> m.id AND o.merged_into IS NULL))"#,
-            &[&ids, &seqs, &ids_in_crm, &app.clock.now()],
-        )
-        .await?;
-    Ok(())
+    mark_crm_synced(&app.db.get().await?, &synced, app.clock.now()).await
 }

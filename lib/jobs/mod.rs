@@ -16,6 +16,7 @@
 pub mod dispatch;
 pub mod enqueue;
 pub mod kind;
+pub mod manage;
 pub mod outcome;
 pub mod retry;
 pub mod store;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-/// Stable reason codes stored on jobs (see README for the list).
+/// Stable reason codes stored on jobs (listed in docs/outbox.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     /// HubSpot did not answer in time.
@@ -41,6 +41,8 @@ pub enum Reason {
     AiRefused,
     /// AI: the model's answer was not JSON, was cut off, or broke the schema.
     AiInvalidOutput,
+    /// Our own database failed inside the job (not the upstream): retried.
+    Store,
 }
 
 impl Reason {
@@ -63,6 +65,21 @@ impl Reason {
             Self::AiBudget => "ai_budget",
             Self::AiRefused => "ai_refused",
             Self::AiInvalidOutput => "ai_invalid_output",
+            Self::Store => "store",
+        }
+    }
+}
+
+impl JobError {
+    /// Our own database failed while running the job: retried like any
+    /// transient failure, but named for what it is (`store`), so a dead
+    /// letter never blames an upstream for a Postgres outage.
+    pub fn store(e: impl std::fmt::Display) -> Self {
+        Self::Retryable {
+            reason: Reason::Store,
+            status: None,
+            retry_after: None,
+            message: format!("database: {e}"),
         }
     }
 }

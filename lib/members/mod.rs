@@ -14,6 +14,7 @@ pub mod hooks;
 pub mod link;
 pub mod state;
 pub mod store;
+pub mod synced;
 
 pub use change::save;
 pub use hooks::sweep_hooks;

@@ -84,10 +84,11 @@ pub async fn effects(
                 &[invoice, &event.created_at()],
             )
             .await?;
-            tx.execute(
-                r#"UPDATE jobs SET state = 'discarded', note = 'invoice paid before the follow-up was sent', updated_at = $2
-                   WHERE dedupe_key = $1 AND state IN ('pending', 'held')"#,
-                &[&format!("dunning/{invoice}"), &now],
+            crate::jobs::manage::cancel_unsent(
+                tx,
+                &format!("dunning/{invoice}"),
+                "invoice paid before the follow-up was sent",
+                now,
             )
             .await?;
         }

@@ -7,7 +7,6 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use super::apply::{apply, Applied};
@@ -178,28 +177,21 @@ impl EventRow<'_> {
         outcome: &str,
     ) -> anyhow::Result<bool> {
         let e = self.event;
-        let inserted = tx
-            .query_opt(
-                r#"INSERT INTO events (source, event_id, type, created, livemode, account, api_version, payload, outcome, via, received_at, member_id)
-                   VALUES ('stripe', $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                   ON CONFLICT (source, event_id) DO NOTHING
-                   RETURNING id"#,
-                &[
-                    &e.id,
-                    &e.event_type,
-                    &e.created_at(),
-                    &e.livemode,
-                    &e.account,
-                    &e.api_version,
-                    self.payload,
-                    &outcome,
-                    &self.via.as_str(),
-                    &self.received_at,
-                    &member_id,
-                ],
-            )
-            .await
-            .context("Failed to store the event")?;
+        let new = crate::db::events::NewEvent {
+            source: "stripe",
+            event_id: &e.id,
+            event_type: &e.event_type,
+            created: e.created_at(),
+            livemode: Some(e.livemode),
+            account: e.account.as_deref(),
+            api_version: e.api_version.as_deref(),
+            payload: self.payload,
+            outcome,
+            via: self.via.as_str(),
+            received_at: self.received_at,
+            member_id,
+        };
+        let inserted = crate::db::events::insert(tx, &new).await?;
         Ok(inserted.is_some())
     }
 }

@@ -195,3 +195,35 @@ pub async fn add_contact(
     .context("Failed to update a ticket")?;
     Ok(())
 }
+
+/// Adds a tag to a ticket (once). The only ticket field a model may change.
+pub async fn add_tag(client: &impl Sql, ticket_id: Uuid, tag: &str) -> anyhow::Result<()> {
+    client
+        .execute(
+            "UPDATE tickets SET tags = array_append(tags, $2) WHERE id = $1 AND NOT ($2 = ANY(tags))",
+            &[&ticket_id, &tag],
+        )
+        .await
+        .context("Failed to tag a ticket")?;
+    Ok(())
+}
+
+/// Flags a ticket for a person with `reason` (our code decides this, never
+/// the model's output).
+pub async fn flag_ticket(
+    client: &impl Sql,
+    ticket_id: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    client
+        .execute(
+            r#"UPDATE tickets SET needs_human = true, updated_at = $3,
+                      reasons = CASE WHEN $2 = ANY(reasons) THEN reasons ELSE array_append(reasons, $2) END
+               WHERE id = $1"#,
+            &[&ticket_id, &reason, &now],
+        )
+        .await
+        .context("Failed to flag a ticket for a person")?;
+    Ok(())
+}

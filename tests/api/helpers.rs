@@ -62,6 +62,16 @@ pub fn direct_url(place: &str) -> String {
     format!("{base}{sep}options=-c%20search_path%3D{place}")
 }
 
+/// The app's URL for a whole database `name` (through the pooler in the
+/// pooled lane), and a direct one around any pooler.
+pub fn database_urls(name: &str) -> (String, String) {
+    let direct = with_database(&base_database_url(), name);
+    match pooled_url_template() {
+        Some(template) => (template.replace("DBNAME", name), direct),
+        None => (direct.clone(), direct),
+    }
+}
+
 /// `url` with its database name replaced (`postgres:///opsbridge?...` or
 /// `postgres://u@h:p/opsbridge?...`).
 fn with_database(url: &str, database: &str) -> String {

@@ -386,3 +386,34 @@ async fn a_pooler_restart_under_load_never_acknowledges_unstored_work_and_heals_
     assert_eq!(t.count("events").await as usize, total);
     assert_eq!(t.count("members").await as usize, total);
 }
+
+#[tokio::test]
+async fn migrations_go_through_the_unpooled_url_and_a_current_schema_never_opens_it() {
+    use opsbridge::db::migrate;
+
+    let name = fresh_database().await;
+    let (app_url, direct) = database_urls(&name);
+    let nowhere = "postgres://postgres@127.0.0.1:1/nowhere?sslmode=disable&connect_timeout=1";
+    let config_with = |unpooled: &str| {
+        let mut vars = base_vars(&name);
+        vars.insert("DATABASE_URL".into(), app_url.clone());
+        vars.insert("DATABASE_URL_UNPOOLED".into(), unpooled.to_string());
+        Config::from_lookup(|k| vars.get(k).cloned(), Need::ALL).unwrap()
+    };
+    let config = config_with(nowhere);
+    let db = opsbridge::db::connect(&config).unwrap();
+    // Pending migrations go through the unpooled URL: unreachable here.
+    assert!(migrate::on_start(&config, &db).await.is_err());
+    let version = migrate::current_version(&db.get().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(version, None, "migrated around the unpooled URL");
+    // Reachable: applied.
+    let applied = migrate::on_start(&config_with(&direct), &db).await.unwrap();
+    assert_eq!(applied.len(), migrate::MIGRATIONS.len());
+    // Current: one statement on the pool, the unpooled URL never opened.
+    let again = migrate::on_start(&config, &db)
+        .await
+        .expect("no direct connection");
+    assert!(again.is_empty());
+}
