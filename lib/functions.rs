@@ -40,7 +40,7 @@ pub const CRM_SYNC: Function = Function {
     name: "cron-crm-sync",
     file: "api/cron/crm-sync.rs",
     needs: &[Need::Cron],
-    router: crate::crm::router,
+    router: crate::jobs::router,
 };
 
 /// `/api/admin/...` (API and console).

@@ -27,8 +27,10 @@
 //! - [`app`]: the founder's app: `/api/members/*` in, signed webhooks out.
 //! - [`support`]: support intake (form, Postmark) and helpdesk delivery.
 //! - [`ai`]: AI drafts behind approval.
-//! - [`jobs`]: the outbox: enqueue, claim, retry, dead letters, the sweep.
-//! - [`crm`]: HubSpot (the `crm_upsert` job) and the crm-sync cron.
+//! - [`jobs`]: the outbox: enqueue, claim, retry, dead letters, the sweep and
+//!   its cron (crm-sync); each kind's delivery lives with its feature and is
+//!   registered in [`jobs::registry`].
+//! - [`crm`]: HubSpot: the `crm_upsert` delivery.
 //! - [`alerts`]: Slack alerts (escalations, dead letters).
 //! - [`email`]: customer emails through Resend (fixed templates).
 //! - [`flags`]: kill switches per integration.
@@ -43,8 +45,9 @@
 //! transaction) → [`stripe::apply::apply`] → [`members::change::prepare`]
 //! and `Change::write`, which enqueues `crm_upsert` through
 //! [`jobs::enqueue()`] in that same transaction → after the answer,
-//! [`jobs::run_now`] → [`jobs::dispatch::run`] → [`crm::hubspot::upsert_batch`]
-//! (one HubSpot batch upsert). The crm-sync cron ([`jobs::sweep`]) retries
+//! [`jobs::run_now`] → [`jobs::dispatch::run`] → [`jobs::registry::delivery`]
+//! → [`crm::hubspot::CrmUpsert`] → [`crm::hubspot::upsert_batch`] (one
+//! HubSpot batch upsert). The crm-sync cron ([`jobs::sweep`]) retries
 //! what failed.
 
 pub mod admin;

@@ -191,3 +191,26 @@ pub async fn on_dead(tx: &impl Sql, job: &Job, now: DateTime<Utc>) -> anyhow::Re
         None => Ok(()),
     }
 }
+
+/// The `ai_draft` job kind's way out (registered in `jobs::registry`).
+pub struct AiDraft;
+
+impl crate::jobs::delivery::Delivery for AiDraft {
+    fn deliver<'a>(
+        &'a self,
+        app: &'a App,
+        job: &'a Job,
+    ) -> futures::future::BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(draft(app, job))
+    }
+
+    /// A dead draft job sends its ticket to a person (`ai_failed`).
+    fn on_dead<'a>(
+        &'a self,
+        tx: &'a crate::db::Tx,
+        job: &'a Job,
+        now: DateTime<Utc>,
+    ) -> futures::future::BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(on_dead(tx, job, now))
+    }
+}

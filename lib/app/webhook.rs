@@ -61,3 +61,16 @@ async fn record_delay(app: &App, job: &Job, change_id: &str) {
         tracing::warn!(job_id = job.id, error = %format!("{e:#}"), "failed to record delivery delay");
     }
 }
+
+/// The `app_webhook` job kind's way out (registered in `jobs::registry`).
+pub struct AppWebhook;
+
+impl crate::jobs::delivery::Delivery for AppWebhook {
+    fn deliver<'a>(
+        &'a self,
+        app: &'a App,
+        job: &'a Job,
+    ) -> futures::future::BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(deliver(app, job))
+    }
+}

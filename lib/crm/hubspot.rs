@@ -255,3 +255,30 @@ async fn record(
         .collect();
     mark_crm_synced(&app.db.get().await?, &synced, app.clock.now()).await
 }
+
+/// The `crm_upsert` job kind's way out (registered in `jobs::registry`):
+/// a claimed batch goes to HubSpot as one batch upsert.
+pub struct CrmUpsert;
+
+impl crate::jobs::delivery::Delivery for CrmUpsert {
+    fn deliver<'a>(
+        &'a self,
+        app: &'a App,
+        job: &'a Job,
+    ) -> futures::future::BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async move {
+            upsert_batch(app, std::slice::from_ref(job))
+                .await
+                .pop()
+                .unwrap_or(Ok(()))
+        })
+    }
+
+    fn deliver_batch<'a>(
+        &'a self,
+        app: &'a App,
+        jobs: &'a [Job],
+    ) -> futures::future::BoxFuture<'a, Vec<Result<(), JobError>>> {
+        Box::pin(upsert_batch(app, jobs))
+    }
+}

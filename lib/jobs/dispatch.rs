@@ -1,47 +1,23 @@
-//! Kind → adapter. Adapters live with their feature (`crm`, `app`, `email`,
-//! `alerts`) and classify their own upstream failures.
+//! Kind → delivery, through [`super::registry`]: the outbox knows no feature.
+//! Deliveries live with their feature and classify their own upstream
+//! failures.
 
-use crate::db::Sql;
 use chrono::{DateTime, Utc};
-use futures::stream::{self, StreamExt};
 
-use super::{Job, JobError, JobKind, Reason};
+use super::{registry, Job, JobError, JobKind, Reason};
+use crate::db::Tx;
 use crate::state::App;
-
-/// Jobs of one batch run at once at most (per sweep).
-const CONCURRENCY: usize = 8;
 
 /// Runs a claimed batch of one kind; one result per job, in order.
 pub async fn run(app: &App, kind: JobKind, jobs: &[Job]) -> Vec<Result<(), JobError>> {
-    if kind == JobKind::CrmUpsert {
-        return crate::crm::upsert_batch(app, jobs).await;
-    }
-    // Owned futures (no borrowed closures): keeps the sweep future `Send`.
-    let attempts = jobs.iter().cloned().map(|job| {
-        let app = app.clone();
-        async move {
-            match job.kind {
-                JobKind::AppWebhook => crate::app::deliver(&app, &job).await,
-                JobKind::CustomerEmail => crate::email::send(&app, &job).await,
-                JobKind::SlackAlert => crate::alerts::send(&app, &job).await,
-                JobKind::HelpdeskTicket => crate::support::helpdesk::deliver(&app, &job).await,
-                JobKind::AiDraft => crate::ai::draft(&app, &job).await,
-                JobKind::CrmUpsert => crate::crm::upsert_batch(&app, std::slice::from_ref(&job))
-                    .await
-                    .pop()
-                    .unwrap_or(Ok(())),
-            }
-        }
-    });
-    stream::iter(attempts).buffered(CONCURRENCY).collect().await
+    registry::delivery(kind).deliver_batch(app, jobs).await
 }
 
 /// Side effects of a job going dead, in the transaction that records it:
-/// one Slack alert (never for a Slack job itself, to avoid loops); a dead
-/// `ai_draft` also sends its ticket to a person (`needs_human`, `ai_failed`).
+/// one Slack alert (never for a Slack job itself, to avoid loops), then
+/// whatever its kind adds (a dead `ai_draft` sends its ticket to a person).
 pub async fn on_dead(
-    _app: &App,
-    tx: &impl Sql,
+    tx: &Tx,
     job: &Job,
     error: &JobError,
     reason: Reason,
@@ -50,8 +26,5 @@ pub async fn on_dead(
     if job.kind != JobKind::SlackAlert {
         crate::alerts::enqueue_dead_job(tx, job, error, reason, now).await?;
     }
-    if job.kind == JobKind::AiDraft {
-        crate::ai::on_dead(tx, job, now).await?;
-    }
-    Ok(())
+    registry::delivery(job.kind).on_dead(tx, job, now).await
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::store::{self, Failure, Job};
-use super::{dispatch, retry, JobError, JobKind, Reason};
+use super::{dispatch, registry, retry, JobError, JobKind, Reason};
 use crate::state::App;
 
 /// Succeeded jobs are kept this long (for the timeline), then pruned.
@@ -73,9 +73,14 @@ pub async fn sweep(app: &App, budget: Duration) -> anyhow::Result<SweepSummary> 
                 runnable.push(kind);
             }
         }
-        s.reconciled = crate::members::sweep_hooks(app, &client).await?;
         runnable
     };
+    for hook in registry::BEFORE_CLAIM {
+        s.reconciled += hook
+            .run(app, now)
+            .await
+            .with_context(|| format!("Sweep hook {} failed", hook.name()))?;
+    }
     'kinds: for kind in runnable {
         loop {
             if started.elapsed() >= budget {
@@ -96,19 +101,18 @@ pub async fn sweep(app: &App, budget: Duration) -> anyhow::Result<SweepSummary> 
             execute(app, kind, jobs, &mut s).await?;
         }
     }
+    let now = app.clock.now();
+    for hook in registry::PRUNE {
+        s.pruned += hook
+            .run(app, now)
+            .await
+            .with_context(|| format!("Prune hook {} failed", hook.name()))?;
+    }
     let client = app
         .db
         .get()
         .await
         .context("Failed to get a connection to finish the sweep")?;
-    let now = app.clock.now();
-    s.pruned = store::prune(
-        &client,
-        now - chrono::Duration::days(RETENTION_DAYS),
-        PRUNE_BATCH,
-    )
-    .await?;
-    s.pruned += crate::support::idempotency::prune(&client, now, PRUNE_BATCH).await?;
     s.remaining_due = store::count_due(&client, now).await?;
     s.duration_ms = started.elapsed().as_millis() as u64;
     tracing::info!(
@@ -199,7 +203,7 @@ async fn execute(
                 Some(c) => c,
                 None => app.db.get().await.context("Failed to get a connection")?,
             };
-            let (dead, conn) = record_failure(app, conn, job, &e, duration_ms, now).await?;
+            let (dead, conn) = record_failure(conn, job, &e, duration_ms, now).await?;
             client = Some(conn);
             if dead {
                 s.dead += 1;
@@ -215,7 +219,6 @@ async fn execute(
 /// the same transaction). Returns true when the job went dead, and the
 /// connection for the next one.
 async fn record_failure(
-    app: &App,
     client: crate::db::Conn,
     job: &Job,
     e: &JobError,
@@ -250,7 +253,7 @@ async fn record_failure(
     let tx = client.begin();
     let recorded = store::fail(&tx, job, &failure, duration_ms, now).await?;
     if recorded && state == "dead" {
-        dispatch::on_dead(app, &tx, job, e, reason, now).await?;
+        dispatch::on_dead(&tx, job, e, reason, now).await?;
     }
     let client = tx
         .commit_keep()
