@@ -64,7 +64,7 @@ pub const MEMBERS_EVENTS: Function = Function {
     name: "members-events",
     file: "api/members/events.rs",
     needs: &[Need::AppApi],
-    router: crate::app::events_router,
+    router: crate::product::events_router,
 };
 
 /// `GET /api/members/access` (the app's access answer).
@@ -72,7 +72,7 @@ pub const MEMBERS_ACCESS: Function = Function {
     name: "members-access",
     file: "api/members/access.rs",
     needs: &[Need::AppApi],
-    router: crate::app::access_router,
+    router: crate::product::access_router,
 };
 
 /// `GET /api/cron/stripe-catchup` (recovers events the webhook lost).

@@ -24,7 +24,8 @@
 //! - [`catchup`]: the stripe-catchup cron (Stripe's Events API).
 //! - [`members`]: the one source of truth about each person; every change
 //!   enqueues its outbox jobs.
-//! - [`app`]: the founder's app: `/api/members/*` in, signed webhooks out.
+//! - [`product`]: the founder's own product (their app): `/api/members/*`
+//!   in, signed member webhooks out. (`App` in [`state`] is our shared state.)
 //! - [`support`]: support intake (form, Postmark) and helpdesk delivery.
 //! - [`ai`]: AI drafts behind approval.
 //! - [`jobs`]: the outbox: enqueue, claim, retry, dead letters, the sweep and
@@ -53,7 +54,6 @@
 pub mod admin;
 pub mod ai;
 pub mod alerts;
-pub mod app;
 pub mod catchup;
 pub mod clock;
 pub mod config;
@@ -69,6 +69,7 @@ pub mod http;
 pub mod jobs;
 pub mod kv;
 pub mod members;
+pub mod product;
 pub mod secret;
 pub mod signature;
 pub mod state;
@@ -121,7 +122,7 @@ mod table_owner_tests {
         ("ticket_messages", "lib/support/"),
         ("support_idempotency", "lib/support/"),
         ("ai_drafts", "lib/ai/"),
-        ("access_deliveries", "lib/app/"),
+        ("access_deliveries", "lib/product/"),
         ("payment_failures", "lib/stripe/"),
         ("catchup_state", "lib/catchup/"),
         ("cron_runs", "lib/cronlog.rs"),

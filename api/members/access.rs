@@ -1,4 +1,4 @@
-//! `GET /api/members/access`: see `opsbridge::app`.
+//! `GET /api/members/access`: see `opsbridge::product`.
 
 #[tokio::main]
 async fn main() -> Result<(), vercel_runtime::Error> {

@@ -1,4 +1,4 @@
-//! `POST /api/members/events`: see `opsbridge::app`.
+//! `POST /api/members/events`: see `opsbridge::product`.
 
 #[tokio::main]
 async fn main() -> Result<(), vercel_runtime::Error> {

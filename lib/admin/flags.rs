@@ -36,11 +36,6 @@ pub struct SetFlag {
     note: Option<String>,
 }
 
-fn db_error(e: anyhow::Error) -> ApiError {
-    tracing::error!(error = %format!("{e:#}"), "admin flags query failed");
-    ApiError::unavailable("store_unavailable", 5)
-}
-
 /// A flag as JSON, with whether its integration has credentials.
 fn flag_json(f: &Flag, app: &App) -> Value {
     let configured = app
@@ -65,7 +60,7 @@ async fn list(State(app): State<App>) -> Result<Json<Value>, ApiError> {
         flags::all(&client).await
     }
     .await
-    .map_err(db_error)?;
+    .map_err(ApiError::store_unavailable)?;
     let flags: Vec<Value> = all.iter().map(|f| flag_json(f, &app)).collect();
     Ok(Json(json!({ "flags": flags })))
 }
@@ -108,7 +103,7 @@ async fn set(
         anyhow::Ok(all.into_iter().find(|f| f.name == name))
     }
     .await
-    .map_err(db_error)?;
+    .map_err(ApiError::store_unavailable)?;
     tracing::info!(actor = %actor.0, flag = %name, enabled = b.enabled, "admin set a kill switch");
     let flag = flag.map(|f| flag_json(&f, &app)).unwrap_or(Value::Null);
     Ok(Json(json!({ "flag": flag })))

@@ -37,11 +37,6 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
-fn db_error(e: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %e, "admin jobs query failed");
-    ApiError::unavailable("store_unavailable", 5)
-}
-
 fn invalid(field: &'static str) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -97,7 +92,7 @@ async fn list(State(app): State<App>, Query(f): Query<Filter>) -> Result<Json<Va
     let kind = word(&f.kind, "kind", Some(&kinds))?;
     let reason = word(&f.reason, "reason", None)?;
     let limit = f.limit.unwrap_or(50).clamp(1, 200);
-    let client = app.db.get().await.map_err(db_error)?;
+    let client = app.db.get().await.map_err(ApiError::store_unavailable)?;
     let rows = client
         .query(
             &format!(
@@ -108,7 +103,7 @@ async fn list(State(app): State<App>, Query(f): Query<Filter>) -> Result<Json<Va
             &[&state, &kind, &reason, &f.cursor, &limit],
         )
         .await
-        .map_err(db_error)?;
+        .map_err(ApiError::store_unavailable)?;
     let jobs: Vec<Value> = rows.iter().map(|r| r.get(0)).collect();
     let next = (jobs.len() as i64 == limit)
         .then(|| jobs.last().map(|j| j["id"].clone()))
@@ -117,11 +112,11 @@ async fn list(State(app): State<App>, Query(f): Query<Filter>) -> Result<Json<Va
 }
 
 async fn show(State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
-    let client = app.db.get().await.map_err(db_error)?;
+    let client = app.db.get().await.map_err(ApiError::store_unavailable)?;
     let row = client
         .query_opt(&format!("SELECT {JOB_JSON} || jsonb_build_object('history', history, 'payload_keys', (SELECT coalesce(jsonb_agg(k), '[]'::jsonb) FROM jsonb_object_keys(payload) k)) FROM jobs WHERE id = $1"), &[&id])
         .await
-        .map_err(db_error)?;
+        .map_err(ApiError::store_unavailable)?;
     match row {
         Some(r) => Ok(Json(r.get(0))),
         None => Err(ApiError::new(
@@ -137,14 +132,16 @@ async fn retry_one(
     Extension(actor): Extension<Actor>,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    let client = app.db.get().await.map_err(db_error)?;
+    let client = app.db.get().await.map_err(ApiError::store_unavailable)?;
     let now = app.clock.now();
     let note = format!("retried by {}", actor.0);
     let n = manage::requeue(&client, Which::Dead(id), &note, now)
         .await
-        .map_err(db_error)?
+        .map_err(ApiError::store_unavailable)?
         .len();
-    let state = manage::state_of(&client, id).await.map_err(db_error)?;
+    let state = manage::state_of(&client, id)
+        .await
+        .map_err(ApiError::store_unavailable)?;
     let Some(state) = state else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -182,16 +179,16 @@ async fn discard_one(
         })?
     };
     let note: String = parsed.note.chars().take(500).collect();
-    let client = app.db.get().await.map_err(db_error)?;
+    let client = app.db.get().await.map_err(ApiError::store_unavailable)?;
     let now = app.clock.now();
     let note = format!("discarded by {}: {note}", actor.0);
     let discarded = manage::discard(&client, id, &note, now)
         .await
-        .map_err(db_error)?;
+        .map_err(ApiError::store_unavailable)?;
     if !discarded {
         let exists = manage::state_of(&client, id)
             .await
-            .map_err(db_error)?
+            .map_err(ApiError::store_unavailable)?
             .is_some();
         return Err(if exists {
             ApiError::new(
@@ -231,7 +228,7 @@ async fn bulk_retry(
         .collect();
     let kind = word(&b.kind, "kind", Some(&kinds))?;
     let reason = word(&b.reason, "reason", None)?;
-    let client = app.db.get().await.map_err(db_error)?;
+    let client = app.db.get().await.map_err(ApiError::store_unavailable)?;
     let filter = DeadFilter {
         kind,
         reason,
@@ -239,7 +236,7 @@ async fn bulk_retry(
     };
     let matched = manage::count_dead(&client, &filter)
         .await
-        .map_err(db_error)?;
+        .map_err(ApiError::store_unavailable)?;
     if b.dry_run {
         return Ok(Json(
             json!({ "dry_run": true, "matched": matched, "retried": 0 }),
@@ -249,7 +246,7 @@ async fn bulk_retry(
     let note = format!("bulk retried by {}", actor.0);
     let retried = manage::requeue(&client, Which::DeadWhere(&filter), &note, now)
         .await
-        .map_err(db_error)?
+        .map_err(ApiError::store_unavailable)?
         .len();
     tracing::info!(actor = %actor.0, matched, retried, "admin bulk retry");
     Ok(Json(

@@ -77,11 +77,6 @@ impl Lookup {
     }
 }
 
-fn db_error(e: anyhow::Error) -> ApiError {
-    tracing::error!(error = %format!("{e:#}"), "admin member lookup failed");
-    ApiError::unavailable("store_unavailable", 5)
-}
-
 /// JSON with `<`, `>`, `&` escaped (see `crate::http::json`).
 pub fn escaped_json(value: &Value) -> Response {
     crate::http::escaped_json(axum::http::StatusCode::OK, value)
@@ -103,7 +98,7 @@ async fn show(
         Ok(Some((m, entries)))
     }
     .await
-    .map_err(db_error)?;
+    .map_err(ApiError::store_unavailable)?;
     let Some((m, entries)) = found else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

@@ -22,7 +22,7 @@ pub fn router(app: App) -> Router {
         .route("/api/admin", get(index))
         .merge(jobs::router(app.clone()))
         .merge(crate::support::admin_router(app.clone()))
-        .merge(crate::app::metrics::router(app.clone()))
+        .merge(crate::product::metrics::router(app.clone()))
         .merge(crate::catchup::admin_router(app.clone()))
         .merge(crate::ai::admin_router(app.clone()))
         .merge(members::router(app.clone()))

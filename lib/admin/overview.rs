@@ -64,7 +64,7 @@ async fn overview(State(app): State<App>) -> Json<Value> {
 async fn from_postgres(app: &App, now: DateTime<Utc>) -> anyhow::Result<Value> {
     let client = app.db.get().await.context("Failed to get a connection")?;
     let client = &client;
-    let metrics = match crate::app::metrics::compute(client, now).await {
+    let metrics = match crate::product::metrics::compute(client, now).await {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), "overview could not compute metrics");

@@ -41,11 +41,6 @@ pub fn admin_router(app: App) -> Router {
 }
 
 /// A store failure: logged once here, 503 to the caller.
-pub(super) fn db_error(e: anyhow::Error) -> ApiError {
-    tracing::error!(error = %format!("{e:#}"), "drafts query failed");
-    ApiError::unavailable("store_unavailable", 5)
-}
-
 /// 404 `draft_not_found`.
 pub(super) fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "draft_not_found", "no such draft")
@@ -81,7 +76,7 @@ async fn list(State(app): State<App>, Query(f): Query<Filter>) -> Result<Respons
         anyhow::Ok(rows.iter().map(|r| r.get::<_, Value>(0)).collect::<Vec<_>>())
     }
     .await
-    .map_err(db_error)?;
+    .map_err(ApiError::store_unavailable)?;
     Ok(escaped(StatusCode::OK, &json!({ "drafts": drafts })))
 }
 
@@ -92,7 +87,7 @@ async fn show(State(app): State<App>, Path(id): Path<String>) -> Result<Response
         store::find(&client, id).await
     }
     .await
-    .map_err(db_error)?
+    .map_err(ApiError::store_unavailable)?
     .ok_or_else(not_found)?;
     Ok(escaped(StatusCode::OK, &json!({ "draft": draft })))
 }
@@ -120,7 +115,7 @@ async fn metrics(State(app): State<App>) -> Result<Response, ApiError> {
             .context("Failed to compute draft metrics")
     }
     .await
-    .map_err(db_error)?;
+    .map_err(ApiError::store_unavailable)?;
     let ms = |i: usize| row.get::<_, Option<f64>>(i).map(|v| v.round() as i64);
     let body = json!({
         "window_days": METRICS_WINDOW_DAYS,

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::admin::{db_error, draft_id, escaped, not_found};
+use super::admin::{draft_id, escaped, not_found};
 use super::schema::MAX_REPLY_CHARS;
 use super::{guard, store};
 use crate::admin::auth::Actor;
@@ -75,7 +75,7 @@ async fn missing_or_decided(client: &impl Sql, id: Uuid) -> Result<ApiError, Api
         .query_opt("SELECT 1 FROM ai_drafts WHERE id = $1", &[&id])
         .await
         .context("Failed to look up a draft")
-        .map_err(db_error)?
+        .map_err(ApiError::store_unavailable)?
         .is_some();
     Ok(if exists { decided() } else { not_found() })
 }
@@ -93,18 +93,18 @@ async fn decide(
         .get()
         .await
         .context("Failed to get a connection")
-        .map_err(db_error)?;
+        .map_err(ApiError::store_unavailable)?;
     let n = client
         .execute(sql, params)
         .await
         .context("Failed to record a draft decision")
-        .map_err(db_error)?;
+        .map_err(ApiError::store_unavailable)?;
     if n == 0 {
         return Err(missing_or_decided(&client, id).await?);
     }
     let draft = store::find(&client, id)
         .await
-        .map_err(db_error)?
+        .map_err(ApiError::store_unavailable)?
         .ok_or_else(not_found)?;
     tracing::info!(draft_id = %id, status = %draft["status"], "draft decided");
     Ok(escaped(StatusCode::OK, &json!({ "draft": draft })))
@@ -179,7 +179,7 @@ pub async fn edit(
         Ok(draft.ok_or_else(not_found))
     }
     .await
-    .map_err(db_error)??;
+    .map_err(ApiError::store_unavailable)??;
     tracing::info!(draft_id = %id, actor = %actor, status = %draft["status"], "draft edited");
     Ok(escaped(StatusCode::OK, &json!({ "draft": draft })))
 }

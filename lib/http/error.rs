@@ -53,6 +53,13 @@ impl ApiError {
         e
     }
 
+    /// 503 `store_unavailable`: our own database failed. The cause is logged
+    /// here, once; the caller sees only the code (retry in 5 s).
+    pub fn store_unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %format!("{cause:#}"), "store unavailable");
+        Self::unavailable("store_unavailable", 5)
+    }
+
     /// Adds details (merged under `error.details`).
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
         self.details = Some(details);

@@ -13,7 +13,7 @@ use crate::state::App;
 pub fn delivery(kind: JobKind) -> &'static dyn Delivery {
     match kind {
         JobKind::CrmUpsert => &crate::crm::hubspot::CrmUpsert,
-        JobKind::AppWebhook => &crate::app::webhook::AppWebhook,
+        JobKind::AppWebhook => &crate::product::webhook::AppWebhook,
         JobKind::CustomerEmail => &crate::email::CustomerEmail,
         JobKind::SlackAlert => &crate::alerts::SlackAlert,
         JobKind::HelpdeskTicket => &crate::support::helpdesk::HelpdeskTicket,

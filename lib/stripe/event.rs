@@ -123,7 +123,7 @@ pub enum SubStatus {
 }
 
 impl SubStatus {
-    fn parse(s: &str) -> Option<Self> {
+    pub(super) fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "trialing" => Self::Trialing,
             "active" => Self::Active,
@@ -252,6 +252,4 @@ pub const HANDLED_TYPES: &[&str] = &[
     "charge.dispute.created",
 ];
 
-#[path = "facts.rs"]
-mod facts;
-pub use facts::fact;
+pub use super::facts::fact;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
-use super::{EventError, Fact, RawEvent, SubStatus};
+use super::event::{EventError, Fact, RawEvent, SubStatus};
 
 type R<T> = Result<T, EventError>;
 

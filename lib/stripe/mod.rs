@@ -2,13 +2,14 @@
 //! shares with the catch-up cron.
 //!
 //! Flow: [`routes`] verifies the signature over the raw bytes, parses the
-//! envelope ([`event`]), then [`ingest`] claims and stores it, and [`apply`]
+//! envelope ([`event`]) and the facts each type carries ([`facts`]), then [`ingest`] claims and stores it, and [`apply`]
 //! turns it into a member change (which enqueues the CRM upsert and app
 //! webhook) plus [`billing`] side effects (dunning email, escalations).
 
 pub mod apply;
 pub mod billing;
 pub mod event;
+pub mod facts;
 pub mod ingest;
 pub mod routes;
 

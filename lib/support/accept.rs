@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::helpdesk::{self, Contact};
-use super::idempotency::{self, Begin, Keyed, Stored};
+use super::idempotency::{self, Keyed, Settled, Stored};
 use super::input::Intake;
 use super::rules::{self, Decision, Priority};
 use super::store::{self, OpenTicket};
@@ -50,7 +50,7 @@ pub enum Outcome {
     Accepted(Accepted),
     /// A concurrent request with the same Idempotency-Key committed first
     /// (`Replay` or `Reused`); nothing was stored.
-    Settled(Begin),
+    Settled(Settled),
 }
 
 /// Stores one contact (see the module doc).
@@ -63,7 +63,7 @@ pub async fn accept(app: &App, intake: &Intake, keyed: Option<&Keyed>) -> anyhow
         if !idempotency::record(&tx, k, &accepted.response, now).await? {
             let client = tx.rollback().await.context("Failed to roll back")?;
             let settled = idempotency::settled(&client, k, now).await?;
-            return Ok(Outcome::Settled(settled.unwrap_or(Begin::Reused)));
+            return Ok(Outcome::Settled(settled.unwrap_or(Settled::Reused)));
         }
     }
     tx.commit()

@@ -33,11 +33,6 @@ pub fn admin_router(app: App) -> Router {
         .with_state(app)
 }
 
-fn db_error(e: anyhow::Error) -> ApiError {
-    tracing::error!(error = %format!("{e:#}"), "admin tickets query failed");
-    ApiError::unavailable("store_unavailable", 5)
-}
-
 fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "ticket_not_found", "no such ticket")
 }
@@ -70,7 +65,7 @@ async fn list(State(app): State<App>, Query(f): Query<Filter>) -> Result<Respons
         anyhow::Ok(rows.iter().map(|r| r.get::<_, Value>(0)).collect::<Vec<_>>())
     }
     .await
-    .map_err(db_error)?;
+    .map_err(ApiError::store_unavailable)?;
     Ok(escaped(&json!({ "tickets": rows })))
 }
 
@@ -103,7 +98,7 @@ async fn show(State(app): State<App>, Path(id): Path<String>) -> Result<Response
         load(&client, id).await
     }
     .await
-    .map_err(db_error)?
+    .map_err(ApiError::store_unavailable)?
     .ok_or_else(not_found)?;
     Ok(escaped(&json!({ "ticket": ticket })))
 }
@@ -119,7 +114,7 @@ async fn resolve(
         .unwrap_or_else(|| "admin".into());
     let ticket = resolve_ticket(&app, id, &actor)
         .await
-        .map_err(db_error)?
+        .map_err(ApiError::store_unavailable)?
         .ok_or_else(not_found)?;
     tracing::info!(ticket_id = %id, actor = %actor, "ticket resolved");
     Ok(escaped(&json!({ "ticket": ticket })))

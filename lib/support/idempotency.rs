@@ -93,6 +93,13 @@ pub struct Stored {
 pub enum Begin {
     /// Go ahead; release the claim (its token, if Redis granted one) after.
     Proceed(Option<String>),
+    /// Another request with this key decided the answer.
+    Settled(Settled),
+}
+
+/// The answer another request with the same key decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settled {
     /// Answer with the first response again.
     Replay(Stored),
     /// The first request with this key is still running: 409.
@@ -104,7 +111,7 @@ pub enum Begin {
 /// Looks the key up, then claims it.
 pub async fn begin(app: &App, k: &Keyed) -> anyhow::Result<Begin> {
     if let Some(found) = lookup(app, k).await? {
-        return Ok(found);
+        return Ok(Begin::Settled(found));
     }
     let token = format!("{}:{}", k.hash, uuid::Uuid::new_v4().simple());
     match app.kv.set_nx(&k.claim_key(), &token, CLAIM_TTL_MS).await {
@@ -112,11 +119,11 @@ pub async fn begin(app: &App, k: &Keyed) -> anyhow::Result<Begin> {
         Ok(false) => {
             // The holder may have committed between our lookup and claim.
             if let Some(found) = lookup(app, k).await? {
-                return Ok(found);
+                return Ok(Begin::Settled(found));
             }
             match app.kv.get(&k.claim_key()).await {
-                Ok(Some(v)) if !v.starts_with(&k.hash) => Ok(Begin::Reused),
-                _ => Ok(Begin::InFlight),
+                Ok(Some(v)) if !v.starts_with(&k.hash) => Ok(Begin::Settled(Settled::Reused)),
+                _ => Ok(Begin::Settled(Settled::InFlight)),
             }
         }
         Err(e) => {
@@ -139,17 +146,17 @@ pub async fn settled(
     client: &impl Sql,
     k: &Keyed,
     now: DateTime<Utc>,
-) -> anyhow::Result<Option<Begin>> {
+) -> anyhow::Result<Option<Settled>> {
     Ok(load(client, k, now).await?.map(|(hash, stored)| {
         if hash == k.hash {
-            Begin::Replay(stored)
+            Settled::Replay(stored)
         } else {
-            Begin::Reused
+            Settled::Reused
         }
     }))
 }
 
-async fn lookup(app: &App, k: &Keyed) -> anyhow::Result<Option<Begin>> {
+async fn lookup(app: &App, k: &Keyed) -> anyhow::Result<Option<Settled>> {
     let client = app
         .db
         .get()

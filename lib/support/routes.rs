@@ -24,7 +24,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use super::accept::{accept, Accepted, Outcome};
 use super::error::IntakeError;
-use super::idempotency::{self, Begin, IdempotencyKey, Keyed, Stored};
+use super::idempotency::{self, Begin, IdempotencyKey, Keyed, Settled, Stored};
 use super::input::{self, Intake, Parsed};
 use super::{limits, postmark};
 use crate::http::Background;
@@ -106,11 +106,11 @@ async fn intake(
         None => None,
         Some(k) => match idempotency::begin(&app, k).await {
             Ok(Begin::Proceed(token)) => token,
-            Ok(other) => return settled(other),
+            Ok(Begin::Settled(other)) => return settled(other),
             Err(e) => return Err(IntakeError::unavailable(&e)),
         },
     };
-    let result = store(&app, &intake, keyed.as_ref()).await;
+    let result = limit_and_accept(&app, &intake, keyed.as_ref()).await;
     if let Some(k) = &keyed {
         idempotency::release(&app, k, token).await;
     }
@@ -250,7 +250,12 @@ fn idempotency_key(
 }
 
 /// Per-email limit, then the transaction.
-async fn store(app: &App, intake: &Intake, keyed: Option<&Keyed>) -> Result<Outcome, IntakeError> {
+/// The per-email limit, then [`accept`] (which stores the contact).
+async fn limit_and_accept(
+    app: &App,
+    intake: &Intake,
+    keyed: Option<&Keyed>,
+) -> Result<Outcome, IntakeError> {
     limits::check_email(app, &intake.email)
         .await
         .map_err(|l| IntakeError::RateLimited(l.retry_after_secs))?;
@@ -259,11 +264,12 @@ async fn store(app: &App, intake: &Intake, keyed: Option<&Keyed>) -> Result<Outc
         .map_err(|e| IntakeError::unavailable(&e))
 }
 
-fn settled(b: Begin) -> Result<Response, IntakeError> {
-    match b {
-        Begin::Replay(stored) => Ok(reply(&stored, true)),
-        Begin::InFlight => Err(IntakeError::InFlight),
-        Begin::Reused | Begin::Proceed(_) => Err(IntakeError::KeyReused),
+/// The answer another request with the same key decided.
+fn settled(s: Settled) -> Result<Response, IntakeError> {
+    match s {
+        Settled::Replay(stored) => Ok(reply(&stored, true)),
+        Settled::InFlight => Err(IntakeError::InFlight),
+        Settled::Reused => Err(IntakeError::KeyReused),
     }
 }
 

@@ -1,4 +1,5 @@
-//! The founder's app, both directions:
+//! The founder's own product (their app; named `product` so it never reads
+//! as our `App` state), both directions:
 //! - in: `POST /api/members/events` (signups, profile changes, leads):
 //!   [`events`] parses, [`ingest`] deduplicates and stores;
 //! - out: `GET /api/members/access` ([`access`]) and the member webhooks

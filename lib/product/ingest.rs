@@ -38,7 +38,7 @@ pub struct Ingested {
 
 /// Why an event was not stored. Nothing was written in any case.
 #[derive(Debug, thiserror::Error)]
-pub enum IngestError {
+pub enum MemberEventError {
     /// The same id is being processed right now: retry later.
     #[error("the same event is in flight")]
     InFlight,
@@ -50,14 +50,14 @@ pub enum IngestError {
     Store(anyhow::Error),
 }
 
-impl From<anyhow::Error> for IngestError {
+impl From<anyhow::Error> for MemberEventError {
     fn from(e: anyhow::Error) -> Self {
         Self::Store(e)
     }
 }
 
 /// Ingests one valid event.
-pub async fn ingest(app: &App, event: &AppEvent) -> Result<Ingested, IngestError> {
+pub async fn ingest(app: &App, event: &AppEvent) -> Result<Ingested, MemberEventError> {
     let key = format!("app_event:{}", event.id.as_str());
     let token = format!("inflight:{}", Uuid::new_v4().simple());
     let claimed = match app.kv.set_nx(&key, &token, CLAIM_TTL_MS).await {
@@ -67,7 +67,7 @@ pub async fn ingest(app: &App, event: &AppEvent) -> Result<Ingested, IngestError
                 Some(dup) => return Ok(dup),
                 None => false,
             },
-            Ok(Some(_)) => return Err(IngestError::InFlight),
+            Ok(Some(_)) => return Err(MemberEventError::InFlight),
             _ => false,
         },
         Err(e) => {
@@ -116,7 +116,7 @@ async fn duplicate(
     }))
 }
 
-async fn store(app: &App, event: &AppEvent) -> Result<Ingested, IngestError> {
+async fn store(app: &App, event: &AppEvent) -> Result<Ingested, MemberEventError> {
     let now = app.clock.now();
     let tx = app.db.begin().await.context("Failed to get a connection")?;
     let payload = event.to_json();
@@ -174,7 +174,7 @@ async fn member_for(
     tx: &impl Sql,
     event: &AppEvent,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Resolved, IngestError> {
+) -> Result<Resolved, MemberEventError> {
     let identity = Identity {
         user_id: event.user_id.as_ref().map(|u| u.as_str().to_string()),
         email: Some(event.email.as_str().to_string()),
@@ -199,7 +199,7 @@ async fn member_for(
         .await?
         .ok_or_else(|| anyhow::anyhow!("an app event always has an email"))?;
     if identity.user_id.is_some() && resolved.member.app_user_id != identity.user_id {
-        return Err(IngestError::EmailTaken);
+        return Err(MemberEventError::EmailTaken);
     }
     // `resolve` fills missing identities in memory only: the stored row is
     // the true "before", so linking a user id counts as a change.
@@ -225,7 +225,7 @@ async fn known_user(
     tx: &impl Sql,
     user_id: &str,
     event: &AppEvent,
-) -> Result<Option<Member>, IngestError> {
+) -> Result<Option<Member>, MemberEventError> {
     let rows = tx
         .query(
             &format!(
@@ -244,8 +244,8 @@ async fn known_user(
         .iter()
         .find(|m| m.app_user_id.as_deref() != Some(user_id));
     match (by_user, holder) {
-        (Some(_), Some(_)) => Err(IngestError::EmailTaken),
-        (None, Some(h)) if h.app_user_id.is_some() => Err(IngestError::EmailTaken),
+        (Some(_), Some(_)) => Err(MemberEventError::EmailTaken),
+        (None, Some(h)) if h.app_user_id.is_some() => Err(MemberEventError::EmailTaken),
         (by_user, _) => Ok(by_user.cloned()),
     }
 }

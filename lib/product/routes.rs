@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::access::{self, Lookup};
 use super::events::{AppEvent, FieldErrors};
-use super::ingest::{ingest, IngestError};
+use super::ingest::{ingest, MemberEventError};
 use crate::http::auth::require_bearer;
 use crate::http::{ApiError, Background};
 use crate::state::App;
@@ -150,12 +150,12 @@ async fn events(
     let event = read_event(&app, &headers, body).await?;
     let ingested = match ingest(&app, &event).await {
         Ok(i) => i,
-        Err(IngestError::InFlight) => return Err(EventsError::InFlight),
-        Err(IngestError::EmailTaken) => {
+        Err(MemberEventError::InFlight) => return Err(EventsError::InFlight),
+        Err(MemberEventError::EmailTaken) => {
             tracing::info!(event_id = event.id.as_str(), email_hash = %hash_email(event.email.as_str()), "app event refused: email taken");
             return Err(EventsError::EmailTaken);
         }
-        Err(IngestError::Store(e)) => {
+        Err(MemberEventError::Store(e)) => {
             tracing::error!(event_id = event.id.as_str(), error = %format!("{e:#}"), "app event not stored");
             return Err(EventsError::Unavailable);
         }
