@@ -84,15 +84,8 @@ pub async fn send(app: &App, job: &Job) -> Result<(), JobError> {
     classify_status(res.status().as_u16(), res.headers(), app.clock.now(), false)
 }
 
-/// The `slack_alert` job kind's way out (registered in `jobs::registry`).
-pub struct SlackAlert;
-
-impl crate::jobs::delivery::Delivery for SlackAlert {
-    fn deliver<'a>(
-        &'a self,
-        app: &'a App,
-        job: &'a Job,
-    ) -> futures::future::BoxFuture<'a, Result<(), JobError>> {
-        Box::pin(send(app, job))
-    }
-}
+crate::one_job_at_a_time!(
+    /// The `slack_alert` job kind's way out (registered in `jobs::registry`).
+    SlackAlert,
+    send
+);

@@ -65,6 +65,23 @@ impl Mode {
 const BEGIN_WITH_LIMITS: &str =
     "BEGIN; SET LOCAL statement_timeout = 5000; SET LOCAL idle_in_transaction_session_timeout = 10000";
 
+/// One statement in the connection's mode: direct through the prepared
+/// cache (`$prepared` on the cached statement), else unnamed (`$typed`, with
+/// parameter types from the values).
+macro_rules! statement_by_mode {
+    ($name:ident, $ret:ty, $prepared:ident, $typed:ident) => {
+        pub(super) async fn $name(&self, sql: &str, params: Params<'_>) -> Result<$ret, Error> {
+            match self.mode {
+                Mode::Direct => {
+                    let statement = self.client.prepare_cached(sql).await?;
+                    self.client.$prepared(&statement, params).await
+                }
+                Mode::Transaction => self.client.$typed(sql, &typed(params)).await,
+            }
+        }
+    };
+}
+
 /// A pooled connection (see the module docs).
 pub struct Conn {
     pub(super) client: Object,
@@ -138,49 +155,10 @@ impl Conn {
     // and by `Tx`. Each puts its request on the wire in its first poll once
     // (in direct mode) the statement is prepared.
 
-    pub(super) async fn raw_query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, Error> {
-        match self.mode {
-            Mode::Direct => {
-                let statement = self.client.prepare_cached(sql).await?;
-                self.client.query(&statement, params).await
-            }
-            Mode::Transaction => self.client.query_typed(sql, &typed(params)).await,
-        }
-    }
-
-    pub(super) async fn raw_query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, Error> {
-        match self.mode {
-            Mode::Direct => {
-                let statement = self.client.prepare_cached(sql).await?;
-                self.client.query_one(&statement, params).await
-            }
-            Mode::Transaction => self.client.query_typed_one(sql, &typed(params)).await,
-        }
-    }
-
-    pub(super) async fn raw_query_opt(
-        &self,
-        sql: &str,
-        params: Params<'_>,
-    ) -> Result<Option<Row>, Error> {
-        match self.mode {
-            Mode::Direct => {
-                let statement = self.client.prepare_cached(sql).await?;
-                self.client.query_opt(&statement, params).await
-            }
-            Mode::Transaction => self.client.query_typed_opt(sql, &typed(params)).await,
-        }
-    }
-
-    pub(super) async fn raw_execute(&self, sql: &str, params: Params<'_>) -> Result<u64, Error> {
-        match self.mode {
-            Mode::Direct => {
-                let statement = self.client.prepare_cached(sql).await?;
-                self.client.execute(&statement, params).await
-            }
-            Mode::Transaction => self.client.execute_typed(sql, &typed(params)).await,
-        }
-    }
+    statement_by_mode!(raw_query, Vec<Row>, query, query_typed);
+    statement_by_mode!(raw_query_one, Row, query_one, query_typed_one);
+    statement_by_mode!(raw_query_opt, Option<Row>, query_opt, query_typed_opt);
+    statement_by_mode!(raw_execute, u64, execute, execute_typed);
 
     /// `sql`, then `then` right behind it on the wire (see
     /// [`Sql::execute_then`]).

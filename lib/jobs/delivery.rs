@@ -50,11 +50,32 @@ pub trait Delivery: Sync {
 }
 
 /// Work a feature adds to every sweep (reconciliation, pruning its own
-/// tables), registered in [`super::registry`].
-pub trait SweepHook: Sync {
+/// tables), registered in [`super::registry`]: a name for the logs and the
+/// work, which returns how many rows or jobs it touched.
+pub struct SweepHook {
     /// A name for the logs.
-    fn name(&self) -> &'static str;
+    pub name: &'static str,
+    /// Runs once per sweep.
+    pub run: for<'a> fn(&'a App, DateTime<Utc>) -> BoxFuture<'a, anyhow::Result<u64>>,
+}
 
-    /// Runs once per sweep; returns how many rows or jobs it touched.
-    fn run<'a>(&'a self, app: &'a App, now: DateTime<Utc>) -> BoxFuture<'a, anyhow::Result<u64>>;
+/// Implements [`Delivery`] for the unit struct `$name` with the feature's
+/// `async fn $deliver(&App, &Job) -> Result<(), JobError>`, delivering one
+/// job at a time (the trait's default batch).
+#[macro_export]
+macro_rules! one_job_at_a_time {
+    ($(#[$doc:meta])* $name:ident, $deliver:path) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl $crate::jobs::delivery::Delivery for $name {
+            fn deliver<'a>(
+                &'a self,
+                app: &'a $crate::state::App,
+                job: &'a $crate::jobs::Job,
+            ) -> futures::future::BoxFuture<'a, Result<(), $crate::jobs::JobError>> {
+                Box::pin($deliver(app, job))
+            }
+        }
+    };
 }

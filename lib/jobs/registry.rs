@@ -2,12 +2,10 @@
 //! every sweep. Adding a job kind touches its feature (the delivery) and
 //! one line here (plus its name and policy in [`super::kind`]).
 
-use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
-
 use super::delivery::{Delivery, SweepHook};
 use super::JobKind;
 use crate::state::App;
+use chrono::{DateTime, Utc};
 
 /// The delivery of `kind`.
 pub fn delivery(kind: JobKind) -> &'static dyn Delivery {
@@ -23,23 +21,19 @@ pub fn delivery(kind: JobKind) -> &'static dyn Delivery {
 
 /// Run by every sweep before it claims jobs; what they enqueue counts as
 /// `reconciled` in the summary.
-pub const BEFORE_CLAIM: &[&dyn SweepHook] = &[&crate::members::hooks::MemberHooks];
+pub const BEFORE_CLAIM: &[SweepHook] = &[crate::members::hooks::SWEEP_HOOK];
 
 /// Run by every sweep at its end; what they delete counts as `pruned`.
-pub const PRUNE: &[&dyn SweepHook] = &[&SucceededJobs, &crate::support::idempotency::IntakeKeys];
+pub const PRUNE: &[SweepHook] = &[
+    SweepHook {
+        name: "succeeded_jobs",
+        run: |app, now| Box::pin(prune_succeeded(app, now)),
+    },
+    crate::support::idempotency::PRUNE_HOOK,
+];
 
-/// Succeeded jobs past their retention (`jobs::store::prune`).
-struct SucceededJobs;
-
-impl SweepHook for SucceededJobs {
-    fn name(&self) -> &'static str {
-        "succeeded_jobs"
-    }
-    fn run<'a>(&'a self, app: &'a App, now: DateTime<Utc>) -> BoxFuture<'a, anyhow::Result<u64>> {
-        Box::pin(async move {
-            let conn = app.db.get().await?;
-            let before = now - chrono::Duration::days(super::sweep::RETENTION_DAYS);
-            super::store::prune(&conn, before, super::sweep::PRUNE_BATCH).await
-        })
-    }
+/// Succeeded jobs past their retention.
+async fn prune_succeeded(app: &App, now: DateTime<Utc>) -> anyhow::Result<u64> {
+    let before = now - chrono::Duration::days(super::sweep::RETENTION_DAYS);
+    super::store::prune(&app.db.get().await?, before, super::sweep::PRUNE_BATCH).await
 }

@@ -76,10 +76,9 @@ pub async fn sweep(app: &App, budget: Duration) -> anyhow::Result<SweepSummary> 
         runnable
     };
     for hook in registry::BEFORE_CLAIM {
-        s.reconciled += hook
-            .run(app, now)
+        s.reconciled += (hook.run)(app, now)
             .await
-            .with_context(|| format!("Sweep hook {} failed", hook.name()))?;
+            .with_context(|| format!("Sweep hook {} failed", hook.name))?;
     }
     'kinds: for kind in runnable {
         loop {
@@ -103,10 +102,9 @@ pub async fn sweep(app: &App, budget: Duration) -> anyhow::Result<SweepSummary> 
     }
     let now = app.clock.now();
     for hook in registry::PRUNE {
-        s.pruned += hook
-            .run(app, now)
+        s.pruned += (hook.run)(app, now)
             .await
-            .with_context(|| format!("Prune hook {} failed", hook.name()))?;
+            .with_context(|| format!("Prune hook {} failed", hook.name))?;
     }
     let client = app
         .db

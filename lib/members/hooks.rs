@@ -93,21 +93,8 @@ async fn reconcile_crm(app: &App, client: &impl crate::db::Sql) -> anyhow::Resul
     Ok(n)
 }
 
-/// Registered in `jobs::registry`: Grace expiry and CRM reconciliation (`members::hooks`).
-pub struct MemberHooks;
-
-impl crate::jobs::delivery::SweepHook for MemberHooks {
-    fn name(&self) -> &'static str {
-        "members"
-    }
-    fn run<'a>(
-        &'a self,
-        app: &'a App,
-        _now: chrono::DateTime<chrono::Utc>,
-    ) -> futures::future::BoxFuture<'a, anyhow::Result<u64>> {
-        Box::pin(async move {
-            let conn = app.db.get().await?;
-            sweep_hooks(app, &conn).await
-        })
-    }
-}
+/// Registered in `jobs::registry`: run before every sweep claims jobs.
+pub const SWEEP_HOOK: crate::jobs::delivery::SweepHook = crate::jobs::delivery::SweepHook {
+    name: "members",
+    run: |app, _now| Box::pin(async move { sweep_hooks(app, &app.db.get().await?).await }),
+};

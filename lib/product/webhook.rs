@@ -62,15 +62,8 @@ async fn record_delay(app: &App, job: &Job, change_id: &str) {
     }
 }
 
-/// The `app_webhook` job kind's way out (registered in `jobs::registry`).
-pub struct AppWebhook;
-
-impl crate::jobs::delivery::Delivery for AppWebhook {
-    fn deliver<'a>(
-        &'a self,
-        app: &'a App,
-        job: &'a Job,
-    ) -> futures::future::BoxFuture<'a, Result<(), JobError>> {
-        Box::pin(deliver(app, job))
-    }
-}
+crate::one_job_at_a_time!(
+    /// The `app_webhook` job kind's way out (registered in `jobs::registry`).
+    AppWebhook,
+    deliver
+);

@@ -102,18 +102,11 @@ pub async fn deliver(app: &App, job: &Job) -> Result<(), JobError> {
     crate::jobs::webhook::post_signed(app, hook, msg_id, &job.payload["body"], TIMEOUT_MS).await
 }
 
-/// The `helpdesk_ticket` job kind's way out (registered in `jobs::registry`).
-pub struct HelpdeskTicket;
-
-impl crate::jobs::delivery::Delivery for HelpdeskTicket {
-    fn deliver<'a>(
-        &'a self,
-        app: &'a App,
-        job: &'a Job,
-    ) -> futures::future::BoxFuture<'a, Result<(), JobError>> {
-        Box::pin(deliver(app, job))
-    }
-}
+crate::one_job_at_a_time!(
+    /// The `helpdesk_ticket` job kind's way out (registered in `jobs::registry`).
+    HelpdeskTicket,
+    deliver
+);
 
 #[cfg(test)]
 mod tests {

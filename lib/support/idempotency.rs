@@ -232,24 +232,16 @@ pub async fn record(
     Ok(row.is_some())
 }
 
-/// Registered in `jobs::registry`: Intake Idempotency-Keys past their 24 hours (`support::idempotency`).
-pub struct IntakeKeys;
-
-impl crate::jobs::delivery::SweepHook for IntakeKeys {
-    fn name(&self) -> &'static str {
-        "intake_keys"
-    }
-    fn run<'a>(
-        &'a self,
-        app: &'a App,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> futures::future::BoxFuture<'a, anyhow::Result<u64>> {
-        Box::pin(async move {
-            let conn = app.db.get().await?;
-            prune(&conn, now, crate::jobs::sweep::PRUNE_BATCH).await
-        })
-    }
-}
+/// Registered in `jobs::registry`: keys past their 24 hours, pruned at the
+/// end of every sweep.
+pub const PRUNE_HOOK: crate::jobs::delivery::SweepHook = crate::jobs::delivery::SweepHook {
+    name: "intake_keys",
+    run: |app, now| {
+        Box::pin(
+            async move { prune(&app.db.get().await?, now, crate::jobs::sweep::PRUNE_BATCH).await },
+        )
+    },
+};
 
 #[cfg(test)]
 mod tests {

@@ -16,20 +16,19 @@ bin="$ROOT/target/release/opsbridge-dev"
 [ -f .dev/env ] || { echo "run scripts/dev once first (it writes .dev/env)" >&2; exit 1; }
 set -a; # shellcheck disable=SC1091
 source .dev/env; set +a
-server=""
-trap '[ -n "$server" ] && kill "$server" 2>/dev/null; bench_stores_stop' EXIT
+
 for mode in direct transaction pgbouncer; do
   DB_MODE=$mode bench_stores_start cold
-  PORT=$port DEV_CRONS=off RUST_LOG=warn "$bin" >/dev/null 2>&1 & server=$!   # migrates
+  PORT=$port DEV_CRONS=off RUST_LOG=warn "$bin" >/dev/null 2>&1 & BENCH_SERVER=$!   # migrates
   until curl -sf "http://127.0.0.1:$port/api/health" >/dev/null; do sleep 0.05; done
-  kill "$server"; wait "$server" 2>/dev/null || true; server=""
+  kill "$BENCH_SERVER"; wait "$BENCH_SERVER" 2>/dev/null || true; BENCH_SERVER=""
   times=()
   for _ in $(seq 1 "$runs"); do
     t0=$(date +%s%N)
-    PORT=$port DEV_CRONS=off RUST_LOG=warn "$bin" >/dev/null 2>&1 & server=$!
+    PORT=$port DEV_CRONS=off RUST_LOG=warn "$bin" >/dev/null 2>&1 & BENCH_SERVER=$!
     until curl -sf -o /dev/null "http://127.0.0.1:$port/api/health"; do sleep 0.002; done
     times+=($(( ($(date +%s%N) - t0) / 1000000 )))
-    kill "$server"; wait "$server" 2>/dev/null || true; server=""
+    kill "$BENCH_SERVER"; wait "$BENCH_SERVER" 2>/dev/null || true; BENCH_SERVER=""
   done
   sorted=$(printf '%s\n' "${times[@]}" | sort -n | tr '\n' ' ')
   median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")

@@ -26,30 +26,11 @@ CONNECTIONS=${CONNECTIONS:-32}
 DURATION_SECS=${DURATION_SECS:-10}
 RATE=${RATE:-}
 
-server=""
-cleanup() {
-  if [ -n "$server" ]; then
-    kill -TERM "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
-  bench_stores_stop
-}
-trap cleanup EXIT INT TERM
-
 bench_stores_start intake
-
-export PORT DEV_CRONS=off RUST_LOG=${RUST_LOG:-warn}
 export SUPPORT_RATE_LIMIT_PER_IP=1000000 SUPPORT_RATE_LIMIT_PER_EMAIL=1000000
 export DB_POOL_SIZE=${DB_POOL_SIZE:-16}
-scripts/dev --release >"$ROOT/.dev/bench/intake/server.log" 2>&1 &
-server=$!
-
-stack_log "waiting for the server on :$PORT (first run builds release binaries)"
-for _ in $(seq 1 900); do
-  curl -fsS "http://127.0.0.1:$PORT/api/health" >/dev/null 2>&1 && break
-  kill -0 "$server" 2>/dev/null || { tail -n 30 "$ROOT/.dev/bench/intake/server.log" >&2; exit 1; }
-  sleep 1
-done
+bench_server_start "$PORT"
+server=$BENCH_SERVER
 
 # CPU time (clock ticks) of Postgres (the postmaster, exited backends
 # included, and its live backends) and of the functions' process: what each
@@ -68,7 +49,7 @@ pg_ticks() {
 # Built before the clock starts (a build error shows here).
 cargo bench --quiet --bench intake_load --no-run
 stack_log "intake load: $CONNECTIONS connections, ${DURATION_SECS}s${RATE:+, open loop at $RATE/s}"
-pgb_pid=$(cat "$ROOT/.dev/bench/intake/pooled/pgbouncer/pgbouncer.pid" 2>/dev/null || echo 0)
+pgb_pid=$(cat "$BENCH_DIR/pooled/pgbouncer/pgbouncer.pid" 2>/dev/null || echo 0)
 pg0=$(pg_ticks); fn0=$(ticks "$fn_pid"); pgb0=$(ticks "$pgb_pid")
 out=$(TARGET="http://127.0.0.1:$PORT" CONCURRENCY=$CONNECTIONS DURATION_SECS=$DURATION_SECS RATE=$RATE \
   cargo bench --quiet --bench intake_load)

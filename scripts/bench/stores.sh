@@ -11,7 +11,9 @@
 #                Supabase-shaped URL (scripts/lib/pooled.sh): what a Vercel
 #                deploy on a pooled URL runs through
 # Source it, then `bench_stores_start NAME` (exports DATABASE_URL,
-# REDIS_URL, DATABASE_POOLER and STACK_PGDATA) and `bench_stores_stop`.
+# REDIS_URL, DATABASE_POOLER and STACK_PGDATA; stops everything on exit)
+# and `bench_server_start PORT` (scripts/dev --release on those stores;
+# sets BENCH_SERVER to its pid once /api/health answers).
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../lib/stack.sh
@@ -19,8 +21,13 @@ source "$BENCH_ROOT/scripts/lib/stack.sh"
 # shellcheck source=../lib/pooled.sh
 source "$BENCH_ROOT/scripts/lib/pooled.sh"
 
+BENCH_SERVER=""
+BENCH_DIR=""
+
 bench_stores_start() {
   local dir="$BENCH_ROOT/.dev/bench/$1" mode=${DB_MODE:-direct}
+  BENCH_DIR=$dir
+  trap bench_cleanup EXIT INT TERM
   rm -rf "$dir" "$(stack_pg_dir "$dir/pg")"
   stack_start "$dir" dev
   case "$mode" in
@@ -39,4 +46,28 @@ bench_stores_start() {
 bench_stores_stop() {
   pooled_stop
   stack_stop
+}
+
+# Serves every function from a release build on PORT over the bench stores
+# (logs in the bench folder); returns once /api/health answers.
+bench_server_start() {
+  local port=$1
+  PORT=$port DEV_CRONS=off RUST_LOG=${RUST_LOG:-warn} \
+    "$BENCH_ROOT/scripts/dev" --release >"$BENCH_DIR/server.log" 2>&1 &
+  BENCH_SERVER=$!
+  stack_log "waiting for the server on :$port (first run builds release binaries)"
+  for _ in $(seq 1 900); do
+    curl -fsS "http://127.0.0.1:$port/api/health" >/dev/null 2>&1 && return 0
+    kill -0 "$BENCH_SERVER" 2>/dev/null || { tail -n 30 "$BENCH_DIR/server.log" >&2; return 1; }
+    sleep 1
+  done
+  return 1
+}
+
+bench_cleanup() {
+  if [ -n "$BENCH_SERVER" ]; then
+    kill -TERM "$BENCH_SERVER" 2>/dev/null || true
+    wait "$BENCH_SERVER" 2>/dev/null || true
+  fi
+  bench_stores_stop
 }

@@ -13,25 +13,9 @@ cd "$ROOT"
 # shellcheck source=stores.sh
 source scripts/bench/stores.sh
 secs=${1:-10}; conns=${2:-64}; rate=${3:-}; port=${BENCH_PORT:-3190}
-server=""
-cleanup() {
-  if [ -n "$server" ]; then
-    kill -TERM "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
-  bench_stores_stop
-}
-trap cleanup EXIT INT TERM
 bench_stores_start webhook
 cargo bench --quiet --bench webhook_load --no-run
-PORT=$port DEV_CRONS=off RUST_LOG=warn \
-  scripts/dev --release > "$ROOT/.dev/bench/webhook/server.log" 2>&1 &
-server=$!
-for _ in $(seq 1 900); do
-  curl -sf "http://127.0.0.1:$port/api/health" >/dev/null && break
-  kill -0 "$server" 2>/dev/null || { tail -n 30 "$ROOT/.dev/bench/webhook/server.log" >&2; exit 1; }
-  sleep 1
-done
+bench_server_start "$port"
 secret=$(grep '^STRIPE_WEBHOOK_SECRET=' .dev/env | cut -d= -f2-)
 TARGET="http://127.0.0.1:$port" STRIPE_WEBHOOK_SECRET="$secret" DURATION_SECS=$secs CONCURRENCY=$conns RATE=$rate \
   cargo bench --quiet --bench webhook_load

@@ -106,6 +106,17 @@ async fn post_until_settled(
     panic!("{url}: still in flight after 200 tries");
 }
 
+/// [`post_until_settled`] with a JSON body (serialized now) and one more header.
+fn post_json<'a>(
+    http: &'a reqwest::Client,
+    url: String,
+    header: (&'static str, String),
+    body: &Value,
+) -> impl std::future::Future<Output = (u16, Value)> + 'a {
+    let headers = vec![("content-type", "application/json".to_string()), header];
+    post_until_settled(http, url, headers, serde_json::to_vec(body).unwrap())
+}
+
 #[tokio::test]
 async fn three_processes_sharing_the_stores_apply_each_delivery_once() {
     let t = spawn_app_with(|v| {
@@ -140,26 +151,19 @@ async fn three_processes_sharing_the_stores_apply_each_delivery_once() {
     }
     // The founder's app: each signup id to all three, plus a second event
     // id for the same person on another instance.
+    let app_auth = format!("Bearer {APP_API_TOKEN}");
     let mut app = Vec::new();
     for i in 0..20 {
         for (n, s) in servers.iter().enumerate() {
-            let id = if n == 2 {
-                format!("evt_app_b{i}")
-            } else {
-                format!("evt_app_a{i}")
-            };
+            let id = format!("evt_app_{}{i}", if n == 2 { "b" } else { "a" });
             let body = json!({"id": id, "type": "user.signed_up", "user_id": format!("usr_m{i}"),
                               "email": format!("APP{i}@Example.com")});
-            let headers = vec![
-                ("content-type", "application/json".to_string()),
-                ("authorization", format!("Bearer {APP_API_TOKEN}")),
-            ];
             let url = format!("{}/api/members/events", s.base);
-            app.push(post_until_settled(
+            app.push(post_json(
                 &http,
                 url,
-                headers,
-                serde_json::to_vec(&body).unwrap(),
+                ("authorization", app_auth.clone()),
+                &body,
             ));
         }
     }
@@ -169,16 +173,12 @@ async fn three_processes_sharing_the_stores_apply_each_delivery_once() {
         let body = json!({"email": format!("help{i}@example.com"), "name": "Jane Doe",
                           "subject": "Help", "message": format!("Question {i}"), "source": "portal"});
         for s in &servers {
-            let headers = vec![
-                ("content-type", "application/json".to_string()),
-                ("idempotency-key", format!("multi-{i}")),
-            ];
             let url = format!("{}/api/support/intake", s.base);
-            intake.push(post_until_settled(
+            intake.push(post_json(
                 &http,
                 url,
-                headers,
-                serde_json::to_vec(&body).unwrap(),
+                ("idempotency-key", format!("multi-{i}")),
+                &body,
             ));
         }
     }
