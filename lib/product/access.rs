@@ -8,8 +8,6 @@ use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::db::Sql;
-use crate::members::store::COLUMNS;
 use crate::members::Member;
 use crate::state::App;
 
@@ -64,19 +62,14 @@ impl AccessAnswer {
     }
 }
 
-/// Finds the live member (one indexed read).
+/// Finds the live member (one indexed read, `members::store::find`).
 pub async fn find(app: &App, lookup: &Lookup) -> anyhow::Result<Option<Member>> {
-    let (condition, value) = match lookup {
-        Lookup::UserId(u) => ("app_user_id = $1", u),
-        Lookup::Email(e) => ("email_lower = lower($1)", e),
+    let (field, value) = match lookup {
+        Lookup::UserId(u) => ("user_id", u),
+        Lookup::Email(e) => ("email", e),
     };
     let client = app.db.get().await.context("Failed to get a connection")?;
-    let sql = format!("SELECT {COLUMNS} FROM members WHERE {condition} AND merged_into IS NULL");
-    let row = client
-        .query_opt(&sql, &[value])
-        .await
-        .context("Failed to look up a member")?;
-    Ok(row.as_ref().map(Member::from_row))
+    crate::members::store::find(&client, field, value).await
 }
 
 /// The access answer for `lookup` now, `None` for an unknown member.

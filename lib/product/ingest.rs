@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::events::{AppEvent, AppEventType};
 use crate::members::change::Enqueued;
-use crate::members::store::{self, COLUMNS};
+use crate::members::store;
 use crate::members::{self, Identity, Member, MemberState};
 use crate::state::App;
 
@@ -100,18 +100,11 @@ async fn duplicate(
     client: &impl crate::db::Sql,
     event: &AppEvent,
 ) -> anyhow::Result<Option<Ingested>> {
-    let row = client
-        .query_opt(
-            r#"SELECT m.id, m.state FROM events e JOIN members m ON m.id = e.member_id
-               WHERE e.source = 'app' AND e.event_id = $1"#,
-            &[&event.id.as_str()],
-        )
-        .await
-        .context("Failed to look up a stored app event")?;
-    Ok(row.map(|r| Ingested {
+    let found = store::of_event(client, "app", event.id.as_str()).await?;
+    Ok(found.map(|(member_id, state)| Ingested {
         duplicate: true,
-        member_id: r.get(0),
-        state: MemberState::parse(r.get(1)).unwrap_or(MemberState::Lead),
+        member_id,
+        state,
         jobs: Vec::new(),
     }))
 }
@@ -226,17 +219,7 @@ async fn known_user(
     user_id: &str,
     event: &AppEvent,
 ) -> Result<Option<Member>, MemberEventError> {
-    let rows = tx
-        .query(
-            &format!(
-                "SELECT {COLUMNS} FROM members WHERE merged_into IS NULL
-                   AND (app_user_id = $1 OR email_lower = lower($2)) ORDER BY created_at, id FOR UPDATE"
-            ),
-            &[&user_id, &event.email.as_str()],
-        )
-        .await
-        .context("Failed to look up the user")?;
-    let found: Vec<Member> = rows.iter().map(Member::from_row).collect();
+    let found = store::lock_user_or_email(tx, user_id, event.email.as_str()).await?;
     let by_user = found
         .iter()
         .find(|m| m.app_user_id.as_deref() == Some(user_id));
