@@ -47,8 +47,8 @@
 //! and `Change::write`, which enqueues `crm_upsert` through
 //! [`jobs::enqueue()`] in that same transaction → after the answer,
 //! [`jobs::run_now`] → [`jobs::dispatch::run`] → [`jobs::registry::delivery`]
-//! → [`crm::hubspot::CrmUpsert`] → [`crm::hubspot::upsert_batch`] (one
-//! HubSpot batch upsert). The crm-sync cron ([`jobs::sweep`]) retries
+//! → [`crm::hubspot::CrmUpsert`] → [`crm::sync::upsert_batch`] (one batch
+//! update by contact id, one batch upsert by email). The crm-sync cron ([`jobs::sweep`]) retries
 //! what failed.
 
 pub mod admin;

@@ -3,8 +3,15 @@
 //! A Stripe event becomes a CRM upsert like this (the crate map in `lib.rs`
 //! has the whole path): `stripe::apply` prepares the member's change
 //! (`members::change::prepare`), whose `Change::write` enqueues
-//! `crm_upsert` in the ingest transaction; [`hubspot::upsert_batch`] sends it.
+//! `crm_upsert` in the ingest transaction; [`sync::upsert_batch`] sends it.
 
+//!
+//! - [`hubspot`]: a member as a HubSpot contact; the `crm_upsert` delivery.
+//! - [`sync`]: which request each member needs (one contact per person).
+//! - [`api`]: HubSpot's contacts API, each request limited and classified.
+
+pub mod api;
 pub mod hubspot;
+pub mod sync;
 
-pub use hubspot::upsert_batch;
+pub use sync::upsert_batch;

@@ -255,6 +255,20 @@ async fn merge(tx: &impl Sql, a: Member, b: Member, now: DateTime<Utc>) -> anyho
         at: now,
     };
     store::timeline(tx, keep.id, &[line]).await?;
+    // Each had its own CRM contact: the two are merged in HubSpot by the
+    // survivor's next CRM sync (`crm::sync`), queued here with the merge.
+    let both_in_crm =
+        matches!((&keep.crm_contact_id, &gone.crm_contact_id), (Some(k), Some(g)) if k != g);
+    if both_in_crm {
+        let job = crate::jobs::NewJob {
+            kind: crate::jobs::JobKind::CrmUpsert,
+            dedupe_key: format!("crm_merge:{}:{}", keep.id, gone.id),
+            payload: json!({ "member_id": keep.id, "merged_member_id": gone.id }),
+            member_id: Some(keep.id),
+            sequence: None,
+        };
+        crate::jobs::enqueue(tx, job, now).await?;
+    }
     tracing::info!(member_id = %keep.id, merged_member_id = %gone.id, "members merged");
     Ok(keep)
 }

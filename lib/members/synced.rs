@@ -34,6 +34,9 @@ pub struct Synced {
     pub sequence: i64,
     /// The contact id, to record when the member has none yet.
     pub contact_id: Option<String>,
+    /// The member's recorded contact id is stale (HubSpot no longer has it):
+    /// `contact_id` replaces it.
+    pub replace: bool,
 }
 
 /// Marks members synced up to the sequence sent and records contact ids, in
@@ -47,15 +50,88 @@ pub async fn mark_crm_synced(
     let ids: Vec<Uuid> = synced.iter().map(|s| s.id).collect();
     let seqs: Vec<i64> = synced.iter().map(|s| s.sequence).collect();
     let contacts: Vec<Option<String>> = synced.iter().map(|s| s.contact_id.clone()).collect();
+    let replace: Vec<bool> = synced.iter().map(|s| s.replace).collect();
     db.execute(
         r#"UPDATE members m SET crm_synced_seq = GREATEST(m.crm_synced_seq, u.seq), crm_synced_at = $4,
-               crm_contact_id = COALESCE(m.crm_contact_id, u.contact)
-           FROM unnest($1::uuid[], $2::bigint[], $3::text[]) AS u(id, seq, contact)
+               crm_contact_id = CASE WHEN u.replace THEN u.contact ELSE COALESCE(m.crm_contact_id, u.contact) END
+           FROM unnest($1::uuid[], $2::bigint[], $3::text[], $5::bool[]) AS u(id, seq, contact, replace)
            WHERE m.id = u.id
              AND (u.contact IS NULL OR NOT EXISTS (
                    SELECT 1 FROM members o WHERE o.crm_contact_id = u.contact AND o.id <> m.id AND o.merged_into IS NULL))"#,
-        &[&ids, &seqs, &contacts, &now],
+        &[&ids, &seqs, &contacts, &now, &replace],
     )
     .await?;
+    Ok(())
+}
+
+/// A member merged into a survivor whose HubSpot contact is another one:
+/// the two contacts still have to be merged in HubSpot.
+pub struct PendingMerge {
+    /// The surviving member.
+    pub survivor: Uuid,
+    /// The member merged into it.
+    pub merged: Uuid,
+    /// The merged member's contact, to merge into the survivor's.
+    pub contact_id: String,
+}
+
+/// The HubSpot merges still owed to `survivors` (members merged into them
+/// whose own contact is not the survivor's).
+pub async fn pending_crm_merges(
+    db: &impl Sql,
+    survivors: &[Uuid],
+) -> anyhow::Result<Vec<PendingMerge>> {
+    let rows = db
+        .query(
+            r#"SELECT g.merged_into, g.id, g.crm_contact_id FROM members g JOIN members s ON s.id = g.merged_into
+               WHERE g.merged_into = ANY($1) AND g.crm_contact_id IS NOT NULL
+                 AND g.crm_contact_id IS DISTINCT FROM s.crm_contact_id"#,
+            &[&survivors],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| PendingMerge {
+            survivor: r.get(0),
+            merged: r.get(1),
+            contact_id: r.get(2),
+        })
+        .collect())
+}
+
+/// Records a merge done in HubSpot, once: the merged member no longer holds
+/// a contact, the survivor holds the merged one (HubSpot may give it a new
+/// id), and the survivor's timeline says so.
+pub async fn crm_contacts_merged(
+    db: &crate::db::Db,
+    merge: &PendingMerge,
+    merged_contact: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let tx = db.begin().await?;
+    // Once: a concurrent sweep that merged the same pair first leaves
+    // nothing to record (HubSpot answered its second merge 404).
+    let cleared = tx
+        .execute(
+            "UPDATE members SET crm_contact_id = NULL WHERE id = $1 AND crm_contact_id = $2",
+            &[&merge.merged, &merge.contact_id],
+        )
+        .await?;
+    if cleared == 0 {
+        return Ok(());
+    }
+    tx.execute(
+        "UPDATE members SET crm_contact_id = $2 WHERE id = $1 AND merged_into IS NULL",
+        &[&merge.survivor, &merged_contact],
+    )
+    .await?;
+    let line = super::store::Line {
+        kind: "crm_merge",
+        summary: "merged the CRM contact of a merged member into this member's".into(),
+        data: serde_json::json!({ "merged_member_id": merge.merged, "crm_contact_id": merged_contact }),
+        at: now,
+    };
+    super::store::timeline(&tx, merge.survivor, &[line]).await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -7,6 +7,7 @@ mod admin_console;
 mod admin_jobs;
 mod ai_draft;
 mod app_members;
+mod crm_contacts;
 mod db_tx;
 mod fake_hubspot;
 mod fake_stripe;
