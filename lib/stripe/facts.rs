@@ -226,6 +226,15 @@ mod tests {
     }
 
     #[test]
+    fn every_type_the_catch_up_lists_is_one_the_webhook_acts_on() {
+        for kind in crate::stripe::event::HANDLED_TYPES {
+            // An empty object fails validation: never "unhandled".
+            assert_ne!(fact(&ev(kind, json!({}))), Ok(Fact::Unhandled), "{kind}");
+        }
+        assert_eq!(fact(&ev("product.created", json!({}))), Ok(Fact::Unhandled));
+    }
+
+    #[test]
     fn a_subscription_updated_to_paused_means_paused_not_canceled() {
         let f = fact(&ev("customer.subscription.updated", sub("paused"))).unwrap();
         assert_eq!(status_of(f), SubStatus::Paused);
