@@ -113,8 +113,12 @@ pub fn subscription(
             "latest_invoice": "in_1QxTestInv0001",
             "livemode": false,
             "metadata": {},
+            // `paused` is a status (a trial that ended without a payment
+            // method, or a pause); pausing collection only is not.
+            "pause_collection": null,
             "status": status,
-            "trial_end": null
+            "trial_end": null,
+            "trial_settings": { "end_behavior": { "missing_payment_method": "pause" } }
         }),
     )
 }
