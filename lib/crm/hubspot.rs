@@ -11,12 +11,16 @@ use crate::members::{Member, MemberState};
 use crate::state::App;
 
 /// HubSpot lifecycle stage for a member state. Stages only move forward in
-/// HubSpot, so a canceled customer stays `customer`.
+/// HubSpot, so a paused or canceled customer stays `customer` (the
+/// `opsbridge_state` property says which).
 pub fn lifecycle_stage(state: MemberState) -> &'static str {
     match state {
         MemberState::Lead => "lead",
         MemberState::Trial => "opportunity",
-        MemberState::Active | MemberState::PastDue | MemberState::Canceled => "customer",
+        MemberState::Active
+        | MemberState::PastDue
+        | MemberState::Paused
+        | MemberState::Canceled => "customer",
     }
 }
 

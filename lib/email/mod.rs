@@ -1,7 +1,8 @@
-//! Customer emails through Resend (`POST {RESEND_BASE_URL}/emails`): today
-//! the failed-payment follow-up. Fixed templates only, never model-written;
-//! `Idempotency-Key` is the job's dedupe key (`dunning/<invoice id>`), so a
-//! retried job never sends twice.
+//! Customer emails through Resend (`POST {RESEND_BASE_URL}/emails`): the
+//! failed-payment follow-up and the bank's confirmation request. Fixed
+//! templates only ([`template`]), never model-written; `Idempotency-Key` is
+//! the job's dedupe key (`dunning/<invoice id>`, `action_required/<invoice
+//! id>`), so a retried job never sends twice.
 
 pub mod template;
 
@@ -16,7 +17,8 @@ use crate::state::App;
 /// Per-request timeout.
 pub const TIMEOUT_MS: u64 = 10_000;
 
-/// Sends one email job (payload: `to`, `subject`, `text`, `html`).
+/// Sends one email job (payload: `to`, `subject`, `text`, `html`, and the
+/// template's `category`, sent as a Resend tag).
 pub async fn send(app: &App, job: &Job) -> Result<(), JobError> {
     let Some(resend) = &app.config.resend else {
         return Err(JobError::permanent(
@@ -34,7 +36,7 @@ pub async fn send(app: &App, job: &Job) -> Result<(), JobError> {
         "subject": p["subject"],
         "text": p["text"],
         "html": p["html"],
-        "tags": [{ "name": "category", "value": "dunning" }],
+        "tags": [{ "name": "category", "value": p["category"].as_str().unwrap_or("dunning") }],
     });
     let res = app
         .http

@@ -1,5 +1,7 @@
-//! The failed-payment email: a fixed template; customer data is escaped in
-//! the HTML part, and the only link is Stripe's hosted invoice page.
+//! The customer emails, fixed templates: the failed-payment follow-up
+//! (`dunning`) and the bank's confirmation request (`action_required`).
+//! Customer data is escaped in the HTML part, and the only link is Stripe's
+//! hosted invoice page (https only).
 
 use serde_json::{json, Value};
 
@@ -34,6 +36,16 @@ pub fn money(amount_minor: i64, currency: &str) -> String {
     }
 }
 
+fn greeting(name: Option<&str>) -> String {
+    name.filter(|n| !n.trim().is_empty())
+        .map(|n| format!("Hi {},", n.trim()))
+        .unwrap_or_else(|| "Hi,".into())
+}
+
+fn https(url: Option<&str>) -> Option<&str> {
+    url.filter(|u| u.starts_with("https://"))
+}
+
 /// The job payload for one failed invoice.
 pub fn payment_failed(
     to: &str,
@@ -41,19 +53,14 @@ pub fn payment_failed(
     amount: &str,
     invoice_url: Option<&str>,
 ) -> Value {
-    let greeting = name
-        .filter(|n| !n.trim().is_empty())
-        .map(|n| format!("Hi {},", n.trim()))
-        .unwrap_or_else(|| "Hi,".into());
-    let link_text = invoice_url
-        .filter(|u| u.starts_with("https://"))
+    let greeting = greeting(name);
+    let link_text = https(invoice_url)
         .map(|u| format!("\n\nUpdate your card and pay here: {u}\n"))
         .unwrap_or_default();
     let text = format!(
         "{greeting}\n\nYour latest payment of {amount} did not go through. Your access continues for a few days while you fix it.{link_text}\nIf you have questions, just reply to this email.\n"
     );
-    let link_html = invoice_url
-        .filter(|u| u.starts_with("https://"))
+    let link_html = https(invoice_url)
         .map(|u| {
             format!(
                 r#"<p><a href="{}">Update your card and pay the invoice</a></p>"#,
@@ -66,7 +73,32 @@ pub fn payment_failed(
         escape_html(&greeting),
         escape_html(amount),
     );
-    json!({ "to": to, "subject": "Your payment did not go through", "text": text, "html": html })
+    json!({ "to": to, "subject": "Your payment did not go through", "text": text, "html": html, "category": "dunning" })
+}
+
+/// The job payload for one invoice whose payment the bank wants the
+/// customer to confirm; `None` without an https invoice link (the link is
+/// the whole point of this email).
+pub fn payment_action_required(
+    to: &str,
+    name: Option<&str>,
+    amount: &str,
+    invoice_url: Option<&str>,
+) -> Option<Value> {
+    let url = https(invoice_url)?;
+    let greeting = greeting(name);
+    let text = format!(
+        "{greeting}\n\nYour bank asks you to confirm your payment of {amount} before it goes through. It takes a minute: open this page and follow your bank's steps.\n\nConfirm the payment here: {url}\n\nIf you have questions, just reply to this email.\n"
+    );
+    let html = format!(
+        r#"<p>{}</p><p>Your bank asks you to confirm your payment of {} before it goes through. It takes a minute: open this page and follow your bank's steps.</p><p><a href="{}">Confirm the payment</a></p><p>If you have questions, just reply to this email.</p>"#,
+        escape_html(&greeting),
+        escape_html(amount),
+        escape_html(url),
+    );
+    Some(
+        json!({ "to": to, "subject": "Please confirm your payment", "text": text, "html": html, "category": "action_required" }),
+    )
 }
 
 #[cfg(test)]
@@ -91,6 +123,26 @@ mod tests {
     fn a_non_https_invoice_link_is_never_rendered_as_a_link() {
         let p = payment_failed("a@b.co", None, "5.00 EUR", Some("javascript:alert(1)"));
         assert!(!p["html"].as_str().unwrap().contains("href"));
+    }
+
+    #[test]
+    fn the_confirmation_request_links_the_hosted_invoice_and_escapes_the_name() {
+        let url = "https://invoice.stripe.com/i/x?a=1&b=2";
+        let p = payment_action_required("a@b.co", Some("<b>Jo</b>"), "29.00 USD", Some(url))
+            .expect("an email");
+        assert_eq!(p["subject"], "Please confirm your payment");
+        assert_eq!(p["category"], "action_required");
+        assert!(p["text"].as_str().unwrap().contains(url));
+        let html = p["html"].as_str().unwrap();
+        assert!(html.contains("https://invoice.stripe.com/i/x?a=1&amp;b=2"));
+        assert!(!html.contains("<b>Jo</b>") && html.contains("&lt;b&gt;Jo"));
+    }
+
+    #[test]
+    fn a_confirmation_request_without_an_https_link_is_not_sent() {
+        assert!(payment_action_required("a@b.co", None, "5.00 EUR", None).is_none());
+        let js = Some("javascript:alert(1)");
+        assert!(payment_action_required("a@b.co", None, "5.00 EUR", js).is_none());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! | `active`   | `full` (until the current period end, if known)           |
 //! | `past_due` | `grace` until `PAST_DUE_GRACE_DAYS` after the first failed |
 //! |            | payment's Stripe `created`, then `none`                   |
+//! | `paused`   | `none` (reason `paused`)                                  |
 //! | `canceled` | `none`                                                    |
 //! | `lead`     | `none`                                                    |
 //!
@@ -26,6 +27,8 @@ pub enum MemberState {
     Active,
     /// A payment failed and is not yet recovered.
     PastDue,
+    /// Subscription paused in Stripe (no invoices, no access) until resumed.
+    Paused,
     /// Subscription ended.
     Canceled,
 }
@@ -38,6 +41,7 @@ impl MemberState {
             Self::Trial => "trial",
             Self::Active => "active",
             Self::PastDue => "past_due",
+            Self::Paused => "paused",
             Self::Canceled => "canceled",
         }
     }
@@ -49,6 +53,7 @@ impl MemberState {
             Self::Trial,
             Self::Active,
             Self::PastDue,
+            Self::Paused,
             Self::Canceled,
         ]
         .into_iter()
@@ -109,6 +114,7 @@ pub fn access(
                 (AccessLevel::None, None, "payment_failed_grace_ended")
             }
         }
+        MemberState::Paused => (AccessLevel::None, None, "paused"),
         MemberState::Canceled => (AccessLevel::None, None, "canceled"),
         MemberState::Lead => (AccessLevel::None, None, "no_subscription"),
     };
@@ -167,6 +173,8 @@ mod tests {
                 None,
                 "payment_failed_grace_ended",
             ),
+            (S::Paused, None, Some(end), L::None, None, "paused"),
+            (S::Paused, failed(1), None, L::None, None, "paused"),
             (S::Canceled, None, Some(end), L::None, None, "canceled"),
             (S::Lead, None, None, L::None, None, "no_subscription"),
         ];
@@ -201,7 +209,7 @@ mod tests {
 
     #[test]
     fn every_state_round_trips_through_its_name() {
-        for s in ["lead", "trial", "active", "past_due", "canceled"] {
+        for s in ["lead", "trial", "active", "past_due", "paused", "canceled"] {
             assert_eq!(MemberState::parse(s).unwrap().as_str(), s);
         }
         assert!(MemberState::parse("vip").is_none());
@@ -230,6 +238,9 @@ mod transition_tests {
         assert!(legal(Canceled, Active));
         assert!(legal(Active, PastDue));
         assert!(legal(PastDue, Canceled));
+        assert!(legal(Active, Paused));
+        assert!(legal(Paused, Active));
+        assert!(!legal(Paused, Lead));
         assert!(legal(Lead, Lead));
     }
 }

@@ -13,7 +13,7 @@ use super::event::{Fact, SubStatus};
 use super::ingest::{EventRow, Via};
 use crate::members::change::{self, Cause, Enqueued};
 use crate::members::store::Line;
-use crate::members::{self, legal, Identity, Member, MemberState, Resolved};
+use crate::members::{self, legal, Member, MemberState, Resolved};
 
 /// The result of applying one event.
 #[derive(Debug, Default)]
@@ -30,55 +30,6 @@ pub struct Applied {
     pub stored: bool,
 }
 
-fn identity(fact: &Fact) -> Identity {
-    let mut id = Identity::default();
-    match fact {
-        Fact::Checkout {
-            customer,
-            user_id,
-            email,
-            name,
-            ..
-        } => {
-            (id.customer_id, id.user_id, id.email, id.name) = (
-                customer.clone(),
-                user_id.clone(),
-                email.clone(),
-                name.clone(),
-            )
-        }
-        Fact::Subscription { customer, .. } | Fact::TrialWillEnd { customer } => {
-            id.customer_id = Some(customer.clone())
-        }
-        Fact::Customer {
-            customer,
-            email,
-            name,
-        } => {
-            (id.customer_id, id.email, id.name) =
-                (Some(customer.clone()), email.clone(), name.clone())
-        }
-        Fact::InvoicePaid {
-            customer, email, ..
-        } => (id.customer_id, id.email) = (Some(customer.clone()), email.clone()),
-        Fact::InvoiceFailed {
-            customer,
-            email,
-            name,
-            ..
-        } => {
-            (id.customer_id, id.email, id.name) =
-                (Some(customer.clone()), email.clone(), name.clone())
-        }
-        Fact::Refund { customer, .. } => id.customer_id = customer.clone(),
-        Fact::Dispute {
-            customer, email, ..
-        } => (id.customer_id, id.email) = (customer.clone(), email.clone()),
-        Fact::Unhandled => {}
-    }
-    id
-}
-
 /// The state a fact asks for, if it asks for one.
 fn target_state(fact: &Fact, current: MemberState) -> Option<MemberState> {
     use MemberState::*;
@@ -89,6 +40,7 @@ fn target_state(fact: &Fact, current: MemberState) -> Option<MemberState> {
             SubStatus::Trialing => Some(Trial),
             SubStatus::Active => Some(Active),
             SubStatus::PastDue => Some(PastDue),
+            SubStatus::Paused => Some(Paused),
             SubStatus::Ended => Some(Canceled),
             SubStatus::Incomplete => None,
         },
@@ -120,7 +72,17 @@ pub async fn apply(
         });
     }
     let created = event.created_at();
-    let Some(resolved) = members::resolve(tx, &identity(fact), now).await? else {
+    let identity = fact.identity();
+    // A deleted Stripe customer never creates a member: only a known one
+    // gets the line on its timeline.
+    let unknown =
+        matches!(fact, Fact::CustomerDeleted { .. }) && !known_customer(tx, &identity).await?;
+    let resolved = if unknown {
+        None
+    } else {
+        members::resolve(tx, &identity, now).await?
+    };
+    let Some(resolved) = resolved else {
         // Nothing links it to a person (e.g. a refund with no customer): the
         // human escalation still happens.
         let (jobs, stored) = tokio::try_join!(
@@ -152,7 +114,7 @@ pub async fn apply(
         m.last_event_created = Some(created);
         m.last_event_id = Some(event.id.clone());
     }
-    if let Fact::Dispute { .. } = fact {
+    if let Fact::Dispute { closed: None, .. } = fact {
         m.needs_support = true;
     }
     let cause = Cause {
@@ -160,14 +122,7 @@ pub async fn apply(
         created,
     };
     let change = change::prepare(before.as_ref(), &mut m, grace_days, now, Some(&cause));
-    let state_fact = matches!(
-        fact,
-        Fact::Checkout { .. }
-            | Fact::Subscription { .. }
-            | Fact::InvoicePaid { .. }
-            | Fact::InvoiceFailed { .. }
-    );
-    let outcome = if !newer && state_fact {
+    let outcome = if !newer && fact.is_about_state() {
         "stale"
     } else {
         "applied"
@@ -178,6 +133,7 @@ pub async fn apply(
         data: json!({ "event_id": event.id, "state_changed": changed_state }),
         at: created,
     }];
+    lines.extend(note(fact, created));
     if row.via == Via::Catchup {
         lines.push(Line {
             kind: "recovered",
@@ -240,4 +196,43 @@ fn transition(m: &mut Member, fact: &Fact, created: DateTime<Utc>) -> bool {
             m.current_period_end,
             m.past_due_since,
         )
+}
+
+/// True when a live member holds the identity's Stripe customer id (its
+/// lock taken first, as `resolve` takes it, so the answer holds).
+async fn known_customer(tx: &impl Sql, identity: &members::Identity) -> anyhow::Result<bool> {
+    let Some(customer) = &identity.customer_id else {
+        return Ok(false);
+    };
+    members::link::lock(tx, identity).await?;
+    Ok(members::store::find(tx, "stripe_customer_id", customer)
+        .await?
+        .is_some())
+}
+
+/// The timeline line of a fact that changes nothing but is worth reading
+/// on its own (a dispute's outcome, a customer deleted in Stripe).
+fn note(fact: &Fact, at: DateTime<Utc>) -> Option<Line> {
+    let (summary, data) = match fact {
+        Fact::Dispute {
+            dispute,
+            charge,
+            closed: Some(outcome),
+            ..
+        } => (
+            format!("dispute {dispute} on charge {charge} closed: {outcome}"),
+            json!({ "dispute_id": dispute, "charge_id": charge, "outcome": outcome }),
+        ),
+        Fact::CustomerDeleted { customer } => (
+            format!("Stripe customer {customer} deleted in Stripe (its id is kept for history)"),
+            json!({ "stripe_customer_id": customer }),
+        ),
+        _ => return None,
+    };
+    Some(Line {
+        kind: "stripe_note",
+        summary,
+        data,
+        at,
+    })
 }

@@ -1,5 +1,6 @@
-//! Stripe events, parsed at the edge: the envelope ([`RawEvent`]) and what
-//! each handled type means for a member ([`Fact`]). Amounts, currencies and
+//! Stripe events, parsed at the edge: the envelope ([`RawEvent`]), the
+//! types we act on ([`HANDLED_TYPES`]) and what each means for a member
+//! ([`Fact`], defined in [`super::meaning`]). Amounts, currencies and
 //! statuses are validated; `metadata` is never read, so it can never grant
 //! access or rights.
 
@@ -107,149 +108,31 @@ impl ClassifyName for serde_json::Error {
     }
 }
 
-/// A subscription status we know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubStatus {
-    /// `trialing`.
-    Trialing,
-    /// `active`.
-    Active,
-    /// `past_due` or `unpaid`.
-    PastDue,
-    /// `canceled`, `incomplete_expired` or `paused` (no paid access).
-    Ended,
-    /// `incomplete`: first payment pending; no change.
-    Incomplete,
-}
-
-impl SubStatus {
-    pub(super) fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "trialing" => Self::Trialing,
-            "active" => Self::Active,
-            "past_due" | "unpaid" => Self::PastDue,
-            "canceled" | "incomplete_expired" | "paused" => Self::Ended,
-            "incomplete" => Self::Incomplete,
-            _ => return None,
-        })
-    }
-}
-
-/// What a handled event means.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fact {
-    /// `checkout.session.completed`.
-    Checkout {
-        /// Customer id, if the session created or used one.
-        customer: Option<String>,
-        /// The app's user id (`client_reference_id`).
-        user_id: Option<String>,
-        /// Customer email.
-        email: Option<String>,
-        /// Customer name.
-        name: Option<String>,
-        /// Paid now (`paid`) or a trial (`no_payment_required`).
-        paid: bool,
-        /// A subscription checkout with nothing to pay (a trial).
-        trial: bool,
-    },
-    /// `customer.subscription.created/updated/deleted`.
-    Subscription {
-        /// Customer id.
-        customer: String,
-        /// Status (deleted → `Ended`).
-        status: SubStatus,
-        /// Plan name.
-        plan: Option<String>,
-        /// Current period (or trial) end.
-        period_end: Option<DateTime<Utc>>,
-    },
-    /// `customer.subscription.trial_will_end`.
-    TrialWillEnd {
-        /// Customer id.
-        customer: String,
-    },
-    /// `customer.created/updated`.
-    Customer {
-        /// Customer id.
-        customer: String,
-        /// Email.
-        email: Option<String>,
-        /// Name.
-        name: Option<String>,
-    },
-    /// `invoice.paid` / `invoice.payment_succeeded`.
-    InvoicePaid {
-        /// Customer id.
-        customer: String,
-        /// Invoice id.
-        invoice: String,
-        /// Invoice email.
-        email: Option<String>,
-        /// Amount paid, minor units.
-        amount_paid: i64,
-    },
-    /// `invoice.payment_failed`.
-    InvoiceFailed {
-        /// Customer id.
-        customer: String,
-        /// Invoice id.
-        invoice: String,
-        /// Invoice email.
-        email: Option<String>,
-        /// Customer name on the invoice.
-        name: Option<String>,
-        /// Stripe's hosted page to pay the invoice.
-        hosted_invoice_url: Option<String>,
-        /// Amount due, minor units.
-        amount_due: i64,
-        /// Currency (lower case ISO).
-        currency: String,
-    },
-    /// `charge.refunded`.
-    Refund {
-        /// Customer id, if any.
-        customer: Option<String>,
-        /// Charge id.
-        charge: String,
-        /// Amount refunded, minor units.
-        amount_refunded: i64,
-        /// Currency.
-        currency: String,
-    },
-    /// `charge.dispute.created`.
-    Dispute {
-        /// Customer id, when the charge was expanded.
-        customer: Option<String>,
-        /// Email from the dispute evidence, if any.
-        email: Option<String>,
-        /// Charge id.
-        charge: String,
-        /// Amount disputed, minor units.
-        amount: i64,
-        /// Currency.
-        currency: String,
-        /// Stripe's dispute reason.
-        reason: String,
-    },
-    /// A type we store but do not act on.
-    Unhandled,
-}
+pub use super::meaning::{Fact, InvoiceDue, SubStatus};
 
 /// The event types we act on (also the catch-up's `types[]` filter).
+/// Stripe accepts at most 20 `types[]` (a unit test in `catchup::client`
+/// holds us to it).
 pub const HANDLED_TYPES: &[&str] = &[
     "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
     "customer.created",
     "customer.updated",
+    "customer.deleted",
     "customer.subscription.created",
     "customer.subscription.updated",
     "customer.subscription.deleted",
+    "customer.subscription.paused",
+    "customer.subscription.resumed",
     "customer.subscription.trial_will_end",
     "invoice.paid",
     "invoice.payment_succeeded",
     "invoice.payment_failed",
+    "invoice.payment_action_required",
     "charge.refunded",
     "charge.dispute.created",
+    "charge.dispute.closed",
 ];
 
 pub use super::facts::fact;

@@ -27,12 +27,36 @@ pub fn checkout_completed(
     email: &str,
     user_id: Option<&str>,
 ) -> Value {
-    event(
+    checkout_session(
         id,
         "checkout.session.completed",
         created,
+        customer,
+        email,
+        user_id,
+        "paid",
+    )
+}
+
+/// A subscription Checkout Session event: `completed` (any
+/// `payment_status`), or `async_payment_succeeded`/`failed` for a delayed
+/// method (SEPA debit here), whose session is `paid`/`unpaid` by then.
+pub fn checkout_session(
+    id: &str,
+    kind: &str,
+    created: i64,
+    customer: &str,
+    email: &str,
+    user_id: Option<&str>,
+    payment_status: &str,
+) -> Value {
+    let delayed = payment_status != "paid" || kind != "checkout.session.completed";
+    event(
+        id,
+        kind,
+        created,
         json!({
-            "id": format!("cs_test_{}", &id[4..]),
+            "id": format!("cs_test_{}", &customer[4..]),
             "object": "checkout.session",
             "amount_subtotal": 2900,
             "amount_total": 2900,
@@ -46,7 +70,8 @@ pub fn checkout_completed(
             "livemode": false,
             "metadata": { "role": "admin", "access": "full" },
             "mode": "subscription",
-            "payment_status": "paid",
+            "payment_method_types": if delayed { json!(["sepa_debit"]) } else { json!(["card"]) },
+            "payment_status": payment_status,
             "status": "complete",
             "subscription": "sub_1QxTestSub0001",
             "success_url": "https://app.example.com/welcome",
@@ -88,8 +113,12 @@ pub fn subscription(
             "latest_invoice": "in_1QxTestInv0001",
             "livemode": false,
             "metadata": {},
+            // `paused` is a status (a trial that ended without a payment
+            // method, or a pause); pausing collection only is not.
+            "pause_collection": null,
             "status": status,
-            "trial_end": null
+            "trial_end": null,
+            "trial_settings": { "end_behavior": { "missing_payment_method": "pause" } }
         }),
     )
 }
@@ -128,9 +157,11 @@ pub fn invoice(
             "metadata": {},
             "next_payment_attempt": if paid { Value::Null } else { json!(created + 3 * 86400) },
             "number": "ABCD-0001",
-            "paid": paid,
+            // Since 2025-03-31.basil: no `paid` or `subscription`; the
+            // subscription is under `parent`.
+            "parent": { "type": "subscription_details", "quote_details": null,
+                        "subscription_details": { "metadata": {}, "subscription": "sub_1QxTestSub0001" } },
             "status": if paid { "paid" } else { "open" },
-            "subscription": "sub_1QxTestSub0001",
             "total": 2900
         }),
     )
@@ -157,6 +188,63 @@ pub fn dispute_created(id: &str, created: i64, customer: &str) -> Value {
             "id": "dp_1QxTestDispute1", "object": "dispute", "amount": 2900, "currency": "usd",
             "charge": { "id": "ch_3QxTestCharge01", "object": "charge", "customer": customer },
             "evidence": { "customer_email_address": null }, "reason": "fraudulent", "status": "needs_response"
+        }),
+    )
+}
+
+/// The last automatic attempt failed: Stripe will not retry
+/// (`next_payment_attempt` null, `attempt_count` 4 with Smart Retries).
+pub fn invoice_final_failure(
+    id: &str,
+    created: i64,
+    customer: &str,
+    invoice_id: &str,
+    email: &str,
+) -> Value {
+    let mut ev = invoice(
+        id,
+        "invoice.payment_failed",
+        created,
+        customer,
+        invoice_id,
+        email,
+        false,
+    );
+    ev["data"]["object"]["attempt_count"] = json!(4);
+    ev["data"]["object"]["next_payment_attempt"] = Value::Null;
+    ev
+}
+
+/// A closed dispute as a webhook carries it: `charge` is an id (not
+/// expanded), so the member is found by the evidence email, if any.
+pub fn dispute_closed(id: &str, created: i64, evidence_email: Option<&str>, status: &str) -> Value {
+    event(
+        id,
+        "charge.dispute.closed",
+        created,
+        json!({
+            "id": "dp_1QxTestDispute1", "object": "dispute", "amount": 2900,
+            "balance_transactions": [], "charge": "ch_3QxTestCharge01", "created": created - 86400 * 30,
+            "currency": "usd",
+            "evidence": { "customer_email_address": evidence_email, "customer_name": "Jane Doe", "uncategorized_text": null },
+            "evidence_details": { "due_by": created - 86400 * 20, "has_evidence": true, "past_due": false, "submission_count": 1 },
+            "is_charge_refundable": false, "livemode": false, "metadata": {},
+            "payment_intent": "pi_3QxTestIntent01", "reason": "fraudulent", "status": status
+        }),
+    )
+}
+
+/// `customer.deleted`: the customer object as it was when deleted.
+pub fn customer_deleted(id: &str, created: i64, customer: &str, email: &str) -> Value {
+    event(
+        id,
+        "customer.deleted",
+        created,
+        json!({
+            "id": customer, "object": "customer", "balance": 0, "created": created - 86400 * 90,
+            "currency": "usd", "default_source": null, "delinquent": false, "description": null,
+            "email": email, "invoice_prefix": "ABCD", "livemode": false, "metadata": {},
+            "name": "Jane Doe", "phone": null, "preferred_locales": [], "tax_exempt": "none"
         }),
     )
 }

@@ -1,4 +1,11 @@
 //! `POST /api/webhooks/stripe`: verified, deduplicated, durable, in order.
+//!
+//! - [`lifecycle`]: pause and resume, checkouts paid by a delayed method.
+//! - [`money`]: the bank's confirmation request, the final failed attempt,
+//!   a dispute's outcome, a deleted customer.
+
+mod lifecycle;
+mod money;
 
 use axum::body::Body;
 use http::{Method, StatusCode};

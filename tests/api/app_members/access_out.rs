@@ -1,5 +1,6 @@
 //! Access out: the access endpoint, a checkout linked to the signed-up
-//! user, and member webhooks delivered in `sequence` order.
+//! user, a paused subscription, and member webhooks delivered in `sequence`
+//! order.
 
 use http::{Method, StatusCode};
 use rand::seq::SliceRandom;
@@ -7,7 +8,7 @@ use rand::SeedableRng;
 use serde_json::Value;
 
 use super::{flush, get_access, post_event, signup, Fakes};
-use crate::fixtures::{checkout_completed, invoice};
+use crate::fixtures::{checkout_completed, invoice, subscription};
 use crate::helpers::{spawn_app, ADMIN_TOKEN};
 
 const CUS: &str = "cus_QxAppLink01";
@@ -103,6 +104,84 @@ async fn a_checkout_for_a_signed_up_user_lands_on_the_same_member_with_full_acce
     assert_eq!(full[0]["data"]["member_id"], signed.json()["member_id"]);
     let m = t.member_by_email("jane.doe@example.com").await.unwrap();
     assert_eq!(m["stripe_customer_id"], CUS);
+}
+
+#[tokio::test]
+async fn a_paused_member_has_no_access_and_the_app_hears_it_both_ways() {
+    let fakes = Fakes::start().await;
+    let t = fakes.spawn().await;
+    post_event(&t, &signup("evt_pause_0", "usr_pause", "pause@example.com")).await;
+    let t0 = t.clock_now().timestamp() - 600;
+    let sub = |id: &str, kind: &str, at: i64, status: &str| {
+        subscription(id, kind, t0 + at, CUS, status, "pro")
+    };
+    let email = "pause@example.com";
+    t.post_stripe(&checkout_completed(
+        "evt_1PauseCo01",
+        t0,
+        CUS,
+        email,
+        Some("usr_pause"),
+    ))
+    .await;
+    t.post_stripe(&sub(
+        "evt_1PausePa01",
+        "customer.subscription.paused",
+        100,
+        "paused",
+    ))
+    .await;
+    flush(&t).await;
+    let paused = get_access(&t, "user_id=usr_pause").await.json();
+    assert_eq!(
+        (
+            paused["state"].as_str(),
+            paused["access"].as_str(),
+            paused["reason"].as_str()
+        ),
+        (Some("paused"), Some("none"), Some("paused"))
+    );
+    assert!(paused["access_until"].is_null());
+    let last = fakes.hooks().await.last().unwrap().1.clone();
+    assert_eq!(last["type"], "member.access_changed");
+    assert_eq!(
+        (
+            last["data"]["state"].as_str(),
+            last["data"]["access"].as_str()
+        ),
+        (Some("paused"), Some("none"))
+    );
+    t.post_stripe(&sub(
+        "evt_1PauseRe01",
+        "customer.subscription.resumed",
+        200,
+        "active",
+    ))
+    .await;
+    flush(&t).await;
+    let hooks = fakes.hooks().await;
+    let states: Vec<(&str, &str)> = hooks
+        .iter()
+        .map(|(_, b)| {
+            (
+                b["data"]["state"].as_str().unwrap(),
+                b["data"]["access"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("lead", "none"),
+            ("active", "full"),
+            ("paused", "none"),
+            ("active", "full")
+        ]
+    );
+    assert_eq!(
+        get_access(&t, "user_id=usr_pause").await.json()["access"],
+        "full"
+    );
 }
 
 /// Checkout, a failed payment and its recovery, each delivered twice, in the
