@@ -94,13 +94,31 @@ async fn a_hundred_events_each_delivered_five_times_concurrently_are_stored_once
     deliveries.shuffle(&mut rand::thread_rng());
     let results = futures::future::join_all(deliveries.iter().map(|e| t.post_stripe(e))).await;
     let mut stored = 0;
-    for r in &results {
+    let mut refused = Vec::new();
+    for (r, e) in results.iter().zip(&deliveries) {
+        // 503: not stored (a pool checkout timed out on a loaded machine);
+        // Stripe retries it, so the test does too, below.
         assert!(
-            r.status == StatusCode::OK || r.status == StatusCode::CONFLICT,
+            [
+                StatusCode::OK,
+                StatusCode::CONFLICT,
+                StatusCode::SERVICE_UNAVAILABLE
+            ]
+            .contains(&r.status),
             "unexpected {}",
             r.status
         );
         if r.status == StatusCode::OK && r.json()["duplicate"] == false {
+            stored += 1;
+        }
+        if r.status == StatusCode::SERVICE_UNAVAILABLE {
+            refused.push(*e);
+        }
+    }
+    for e in refused {
+        let r = t.post_stripe(e).await;
+        assert_eq!(r.status, StatusCode::OK);
+        if r.json()["duplicate"] == false {
             stored += 1;
         }
     }
