@@ -101,13 +101,15 @@ async fn recovery(
     }))
 }
 
-/// Paid checkouts and how many of their members reached a paid state.
+/// Paid checkouts (paid at once, or a bank debit that settled later) and
+/// how many of their members reached a paid state.
 async fn checkouts(client: &impl Sql, since: DateTime<Utc>) -> anyhow::Result<Value> {
     let row = client
         .query_one(
             r#"SELECT count(*), count(*) FILTER (WHERE m.state IS NOT NULL AND m.state <> 'lead')
                FROM events e LEFT JOIN members m ON m.id = e.member_id
-               WHERE e.source = 'stripe' AND e.type = 'checkout.session.completed'
+               WHERE e.source = 'stripe'
+                 AND e.type IN ('checkout.session.completed', 'checkout.session.async_payment_succeeded')
                  AND e.payload -> 'data' -> 'object' ->> 'payment_status' = 'paid'
                  AND e.created >= $1"#,
             &[&since],

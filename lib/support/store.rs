@@ -15,11 +15,15 @@ use crate::members::Member;
 /// Stripe event types that count as the member's "last payment event".
 pub const PAYMENT_EVENTS: &[&str] = &[
     "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
     "invoice.paid",
     "invoice.payment_succeeded",
     "invoice.payment_failed",
+    "invoice.payment_action_required",
     "charge.refunded",
     "charge.dispute.created",
+    "charge.dispute.closed",
 ];
 
 /// An open ticket a repeat contact merges into (row locked).
