@@ -52,6 +52,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_unambiguous_lookup_indexes",
         include_str!("../../migrations/0008_unambiguous_lookup_indexes.sql"),
     ),
+    (
+        "0010_zendesk",
+        include_str!("../../migrations/0010_zendesk.sql"),
+    ),
 ];
 
 /// Advisory lock key: "opsbridge" in ASCII, so it cannot clash by accident.
