@@ -13,6 +13,11 @@
 //! Postmark's own retries never add a contact twice. Attachments are not
 //! stored (their count is kept in metadata). Text is stripped, never refused
 //! ([`Mode::Strip`]): an email cannot be corrected by its sender.
+//!
+//! An automatic email ([`automatic`]: out-of-office replies, bounces, list
+//! mail) is marked `Intake::automatic` and metadata `auto_submitted`: it is
+//! kept but pages nobody (see `super::auto_reply`), so an autoresponder
+//! answering our own emails can never start a loop.
 
 use axum::http::HeaderMap;
 use base64::engine::general_purpose::STANDARD;
@@ -122,7 +127,34 @@ pub fn parse(body: &[u8]) -> Result<(Parsed, Option<String>), InputError> {
         ..Raw::default()
     };
     raw.metadata = facts(&inbound);
-    Ok((validate(raw, Mode::Strip)?, key))
+    let mut parsed = validate(raw, Mode::Strip)?;
+    if let Parsed::Contact(c) = &mut parsed {
+        c.automatic = automatic(&inbound.headers);
+    }
+    Ok((parsed, key))
+}
+
+/// Whether the headers mark an email automatic: `Auto-Submitted` other than
+/// `no` (RFC 3834; parameters after `;` ignored), `X-Autoreply` or
+/// `X-Autorespond` present, or `Precedence` `bulk`, `junk`, `list` or
+/// `auto_reply`. `X-Auto-Response-Suppress` is no sign: Outlook sets it on
+/// ordinary mail too. Names and values compare case-insensitively.
+fn automatic(headers: &[Header]) -> bool {
+    headers.iter().any(|h| {
+        let value = h
+            .value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match h.name.trim().to_ascii_lowercase().as_str() {
+            "auto-submitted" => !value.is_empty() && value != "no",
+            "x-autoreply" | "x-autorespond" => true,
+            "precedence" => ["bulk", "junk", "list", "auto_reply"].contains(&value.as_str()),
+            _ => false,
+        }
+    })
 }
 
 /// What is worth keeping about the email itself.
@@ -134,11 +166,7 @@ fn facts(inbound: &Inbound) -> Vec<(String, String)> {
             .find(|h| h.name.eq_ignore_ascii_case(name))
             .map(|h| h.value.clone())
     };
-    let auto = header("Auto-Submitted").is_some_and(|v| !v.eq_ignore_ascii_case("no"))
-        || header("X-Autoreply").is_some()
-        || header("Precedence").is_some_and(|v| {
-            ["bulk", "auto_reply", "list"].contains(&v.to_ascii_lowercase().as_str())
-        });
+    let auto = automatic(&inbound.headers);
     let mut out = vec![("provider".to_string(), "postmark".to_string())];
     if let Some(id) = &inbound.message_id {
         out.push(("postmark_message_id".into(), id.clone()));
@@ -231,6 +259,51 @@ mod tests {
         );
     }
 
+    fn headers(pairs: &[(&str, &str)]) -> Vec<Header> {
+        pairs
+            .iter()
+            .map(|(n, v)| Header {
+                name: n.to_string(),
+                value: v.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_automatic_header_marks_an_email_automatic() {
+        for (name, value) in [
+            ("Auto-Submitted", "auto-replied"),
+            (
+                "auto-submitted",
+                "Auto-Generated; owner-email=\"x@example.com\"",
+            ),
+            ("X-Autoreply", "yes"),
+            ("X-Autorespond", "Out of office"),
+            ("Precedence", "bulk"),
+            ("Precedence", "Junk"),
+            ("Precedence", "list"),
+            ("Precedence", "auto_reply"),
+        ] {
+            let h = headers(&[("Message-ID", "<a@b>"), (name, value)]);
+            assert!(automatic(&h), "{name}: {value}");
+        }
+    }
+
+    #[test]
+    fn ordinary_headers_do_not_mark_an_email_automatic() {
+        for (name, value) in [
+            ("Auto-Submitted", "no"),
+            ("Auto-Submitted", " NO "),
+            ("X-Auto-Response-Suppress", "All"),
+            ("X-Auto-Response-Suppress", "OOF, AutoReply"),
+            ("Precedence", "first-class"),
+            ("Subject", "Auto-Submitted: auto-replied"),
+        ] {
+            assert!(!automatic(&headers(&[(name, value)])), "{name}: {value}");
+        }
+        assert!(!automatic(&[]));
+    }
+
     #[test]
     fn an_html_only_email_becomes_text_and_keeps_no_markup() {
         let body = serde_json::json!({
@@ -247,6 +320,7 @@ mod tests {
         assert_eq!(key.as_deref(), Some("postmark-abc-123"));
         assert_eq!(c.subject.as_deref(), Some("Hi  there"));
         assert_eq!(c.message, "Hello you\nx<ok>");
+        assert!(c.automatic);
         let meta = c.metadata.to_json();
         assert_eq!(meta["auto_submitted"], "true");
         assert_eq!(meta["attachments"], "1");
