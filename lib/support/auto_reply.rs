@@ -1,5 +1,5 @@
 //! Automatic emails (out-of-office replies, bounces, list mail: see
-//! `postmark::automatic`): acknowledged as usual (202) and kept for the
+//! [`automatic`]): acknowledged as usual (202) and kept for the
 //! record, but they page nobody: no Slack alert, no helpdesk webhook, no
 //! Zendesk job, no AI draft. An autoresponder answering our own emails would
 //! otherwise open tickets and alerts forever.
@@ -26,6 +26,29 @@ use crate::members::{self, Identity};
 
 /// The tag of a ticket an automatic email joined or opened.
 pub const TAG: &str = "auto_reply";
+
+/// Whether an email's headers (name, value) mark it automatic:
+/// `Auto-Submitted` other than `no` (RFC 3834; parameters after `;`
+/// ignored), `X-Autoreply` or `X-Autorespond` present, or `Precedence`
+/// `bulk`, `junk`, `list` or `auto_reply`. `X-Auto-Response-Suppress` is no
+/// sign: Outlook sets it on ordinary mail too. Names and values compare
+/// case-insensitively.
+pub fn automatic<'a>(mut headers: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
+    headers.any(|(name, value)| {
+        let value = value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match name.trim().to_ascii_lowercase().as_str() {
+            "auto-submitted" => !value.is_empty() && value != "no",
+            "x-autoreply" | "x-autorespond" => true,
+            "precedence" => ["bulk", "junk", "list", "auto_reply"].contains(&value.as_str()),
+            _ => false,
+        }
+    })
+}
 
 /// Stores an automatic email (see the module doc), inside the intake's
 /// transaction.
@@ -132,4 +155,50 @@ async fn resolve(tx: &impl Sql, ticket_id: Uuid, now: DateTime<Utc>) -> anyhow::
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::automatic;
+
+    fn auto(pairs: &[(&str, &str)]) -> bool {
+        automatic(pairs.iter().copied())
+    }
+
+    #[test]
+    fn each_automatic_header_marks_an_email_automatic() {
+        for (name, value) in [
+            ("Auto-Submitted", "auto-replied"),
+            (
+                "auto-submitted",
+                "Auto-Generated; owner-email=\"x@example.com\"",
+            ),
+            ("X-Autoreply", "yes"),
+            ("X-Autorespond", "Out of office"),
+            ("Precedence", "bulk"),
+            ("Precedence", "Junk"),
+            ("Precedence", "list"),
+            ("Precedence", "auto_reply"),
+        ] {
+            assert!(
+                auto(&[("Message-ID", "<a@b>"), (name, value)]),
+                "{name}: {value}"
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_headers_do_not_mark_an_email_automatic() {
+        for (name, value) in [
+            ("Auto-Submitted", "no"),
+            ("Auto-Submitted", " NO "),
+            ("X-Auto-Response-Suppress", "All"),
+            ("X-Auto-Response-Suppress", "OOF, AutoReply"),
+            ("Precedence", "first-class"),
+            ("Subject", "Auto-Submitted: auto-replied"),
+        ] {
+            assert!(!auto(&[(name, value)]), "{name}: {value}");
+        }
+        assert!(!auto(&[]));
+    }
 }

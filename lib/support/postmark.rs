@@ -14,9 +14,9 @@
 //! stored (their count is kept in metadata). Text is stripped, never refused
 //! ([`Mode::Strip`]): an email cannot be corrected by its sender.
 //!
-//! An automatic email ([`automatic`]: out-of-office replies, bounces, list
+//! An automatic email ([`auto_reply::automatic`]: out-of-office replies, bounces, list
 //! mail) is marked `Intake::automatic` and metadata `auto_submitted`: it is
-//! kept but pages nobody (see `super::auto_reply`), so an autoresponder
+//! kept but pages nobody (see [`auto_reply`]), so an autoresponder
 //! answering our own emails can never start a loop.
 
 use axum::http::HeaderMap;
@@ -25,6 +25,7 @@ use base64::Engine;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
+use super::auto_reply;
 use super::input::{validate, InputError, Mode, Parsed, Raw};
 use crate::config::BasicAuth;
 use crate::secret::Secret;
@@ -134,27 +135,9 @@ pub fn parse(body: &[u8]) -> Result<(Parsed, Option<String>), InputError> {
     Ok((parsed, key))
 }
 
-/// Whether the headers mark an email automatic: `Auto-Submitted` other than
-/// `no` (RFC 3834; parameters after `;` ignored), `X-Autoreply` or
-/// `X-Autorespond` present, or `Precedence` `bulk`, `junk`, `list` or
-/// `auto_reply`. `X-Auto-Response-Suppress` is no sign: Outlook sets it on
-/// ordinary mail too. Names and values compare case-insensitively.
+/// Whether the email's headers mark it automatic ([`auto_reply::automatic`]).
 fn automatic(headers: &[Header]) -> bool {
-    headers.iter().any(|h| {
-        let value = h
-            .value
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match h.name.trim().to_ascii_lowercase().as_str() {
-            "auto-submitted" => !value.is_empty() && value != "no",
-            "x-autoreply" | "x-autorespond" => true,
-            "precedence" => ["bulk", "junk", "list", "auto_reply"].contains(&value.as_str()),
-            _ => false,
-        }
-    })
+    auto_reply::automatic(headers.iter().map(|h| (h.name.as_str(), h.value.as_str())))
 }
 
 /// What is worth keeping about the email itself.
@@ -257,51 +240,6 @@ mod tests {
             authenticate(None, &basic(&good)),
             Err("inbound_not_configured")
         );
-    }
-
-    fn headers(pairs: &[(&str, &str)]) -> Vec<Header> {
-        pairs
-            .iter()
-            .map(|(n, v)| Header {
-                name: n.to_string(),
-                value: v.to_string(),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn each_automatic_header_marks_an_email_automatic() {
-        for (name, value) in [
-            ("Auto-Submitted", "auto-replied"),
-            (
-                "auto-submitted",
-                "Auto-Generated; owner-email=\"x@example.com\"",
-            ),
-            ("X-Autoreply", "yes"),
-            ("X-Autorespond", "Out of office"),
-            ("Precedence", "bulk"),
-            ("Precedence", "Junk"),
-            ("Precedence", "list"),
-            ("Precedence", "auto_reply"),
-        ] {
-            let h = headers(&[("Message-ID", "<a@b>"), (name, value)]);
-            assert!(automatic(&h), "{name}: {value}");
-        }
-    }
-
-    #[test]
-    fn ordinary_headers_do_not_mark_an_email_automatic() {
-        for (name, value) in [
-            ("Auto-Submitted", "no"),
-            ("Auto-Submitted", " NO "),
-            ("X-Auto-Response-Suppress", "All"),
-            ("X-Auto-Response-Suppress", "OOF, AutoReply"),
-            ("Precedence", "first-class"),
-            ("Subject", "Auto-Submitted: auto-replied"),
-        ] {
-            assert!(!automatic(&headers(&[(name, value)])), "{name}: {value}");
-        }
-        assert!(!automatic(&[]));
     }
 
     #[test]
