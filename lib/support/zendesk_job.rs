@@ -127,9 +127,10 @@ async fn place(
     lookup: bool,
     gone: Option<i64>,
 ) -> Result<(), JobError> {
-    let found = match lookup {
-        true => api.find(&plan.ticket_id.to_string(), gone).await?,
-        false => None,
+    let found = if lookup {
+        api.find(&plan.ticket_id.to_string(), gone).await?
+    } else {
+        None
     };
     let (t, origin) = match found {
         Some(t) => (t, Origin::Found),
