@@ -13,6 +13,7 @@ pub const INTEGRATIONS: &[&str] = &[
     "app_webhook",
     "resend",
     "helpdesk",
+    "zendesk",
     "slack",
     "openai",
 ];

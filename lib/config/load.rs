@@ -103,6 +103,7 @@ pub(super) fn load(
     let app_webhook = read_signed_webhook(&mut r, "APP_WEBHOOK_URL", "APP_WEBHOOK_SECRET");
     let helpdesk = read_signed_webhook(&mut r, "HELPDESK_WEBHOOK_URL", "HELPDESK_WEBHOOK_SECRET");
     let integrations = read_integrations(&mut r);
+    let zendesk = super::zendesk::read_zendesk(&mut r);
     let slack_webhook_url = r.url("SLACK_WEBHOOK_URL", None).map(Secret::new);
 
     let config = Config {
@@ -133,6 +134,7 @@ pub(super) fn load(
         ai: read_ai(&mut r),
         resend: integrations.2,
         helpdesk,
+        zendesk,
         slack_webhook_url,
         support_allowed_origins: r
             .get("SUPPORT_ALLOWED_ORIGINS")

@@ -9,9 +9,11 @@
 mod env;
 mod load;
 mod read;
+mod zendesk;
 
 pub use env::{redis_prefix, DeployEnv};
 pub use load::{ConfigError, Problem};
+pub use zendesk::Zendesk;
 
 use crate::secret::Secret;
 
@@ -209,6 +211,8 @@ pub struct Config {
     pub resend: Option<Resend>,
     /// Outbound helpdesk ticket webhook.
     pub helpdesk: Option<SignedWebhook>,
+    /// Zendesk tickets (all three variables, or none).
+    pub zendesk: Option<Zendesk>,
     /// Slack incoming webhook for alerts.
     pub slack_webhook_url: Option<Secret>,
     /// Origins allowed to post the support form.
@@ -248,6 +252,7 @@ impl Config {
             ("openai", self.openai.is_some()),
             ("resend", self.resend.is_some()),
             ("helpdesk", self.helpdesk.is_some()),
+            ("zendesk", self.zendesk.is_some()),
             ("slack", self.slack_webhook_url.is_some()),
             ("app_webhook", self.app_webhook.is_some()),
             ("stripe_api", self.stripe_api.is_some()),

@@ -56,6 +56,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0009_member_paused",
         include_str!("../../migrations/0009_member_paused.sql"),
     ),
+    (
+        "0010_zendesk",
+        include_str!("../../migrations/0010_zendesk.sql"),
+    ),
 ];
 
 /// Advisory lock key: "opsbridge" in ASCII, so it cannot clash by accident.

@@ -15,6 +15,8 @@ pub enum JobKind {
     SlackAlert,
     /// POST a support ticket contact to the helpdesk (Standard Webhooks signed).
     HelpdeskTicket,
+    /// Create a Zendesk ticket for a contact, or add it as a comment.
+    ZendeskTicket,
     /// Draft a reply to a ticket contact with OpenAI (stored, never sent).
     AiDraft,
 }
@@ -32,12 +34,13 @@ pub struct RetryPolicy {
 
 impl JobKind {
     /// Every kind, in sweep priority order (CRM first).
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 7] = [
         JobKind::CrmUpsert,
         JobKind::AppWebhook,
         JobKind::CustomerEmail,
         JobKind::SlackAlert,
         JobKind::HelpdeskTicket,
+        JobKind::ZendeskTicket,
         JobKind::AiDraft,
     ];
 
@@ -49,6 +52,7 @@ impl JobKind {
             Self::CustomerEmail => "customer_email",
             Self::SlackAlert => "slack_alert",
             Self::HelpdeskTicket => "helpdesk_ticket",
+            Self::ZendeskTicket => "zendesk_ticket",
             Self::AiDraft => "ai_draft",
         }
     }
@@ -66,6 +70,7 @@ impl JobKind {
             Self::CustomerEmail => "resend",
             Self::SlackAlert => "slack",
             Self::HelpdeskTicket => "helpdesk",
+            Self::ZendeskTicket => "zendesk",
             Self::AiDraft => "openai",
         }
     }
@@ -78,6 +83,7 @@ impl JobKind {
             Self::CustomerEmail => config.resend.is_some(),
             Self::SlackAlert => config.slack_webhook_url.is_some(),
             Self::HelpdeskTicket => config.helpdesk.is_some(),
+            Self::ZendeskTicket => config.zendesk.is_some(),
             Self::AiDraft => config.openai.is_some(),
         }
     }
@@ -96,7 +102,9 @@ impl JobKind {
     /// the ceiling; worst-case total windows: CRM 8 attempts over ≤ ~63 min
     /// (30 s, 1, 2, 4, 8, 16, 32 min ceilings); app webhooks 12 attempts
     /// over ≤ ~6 h; emails 6 over ≤ ~1 h; Slack 5 over ≤ ~8 min; helpdesk
-    /// tickets 10 over ≤ ~3 h (a ticket must reach a person the same day);
+    /// tickets 10 over ≤ ~3 h (a ticket must reach a person the same day),
+    /// Zendesk tickets the same (the window outlives Zendesk's 2 h
+    /// `Idempotency-Key`, which is why a late retry looks the ticket up first);
     /// AI drafts 3 over ≤ ~3 min (30 s, 1 min ceilings, capped at 2 min: a
     /// late draft is worth little, and a dead one sends the ticket to a person).
     pub fn policy(self) -> RetryPolicy {
@@ -105,7 +113,7 @@ impl JobKind {
             Self::AppWebhook => (12, 30, 3_600),
             Self::CustomerEmail => (6, 60, 3_600),
             Self::SlackAlert => (5, 30, 300),
-            Self::HelpdeskTicket => (10, 30, 3_600),
+            Self::HelpdeskTicket | Self::ZendeskTicket => (10, 30, 3_600),
             Self::AiDraft => (3, 30, 120),
         };
         RetryPolicy {

@@ -15,6 +15,7 @@ pub fn delivery(kind: JobKind) -> &'static dyn Delivery {
         JobKind::CustomerEmail => &crate::email::CustomerEmail,
         JobKind::SlackAlert => &crate::alerts::SlackAlert,
         JobKind::HelpdeskTicket => &crate::support::helpdesk::HelpdeskTicket,
+        JobKind::ZendeskTicket => &crate::support::zendesk_job::ZendeskTicket,
         JobKind::AiDraft => &crate::ai::job::AiDraft,
     }
 }

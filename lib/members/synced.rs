@@ -1,6 +1,7 @@
 //! The CRM copy's bookkeeping on `members`: which members a batch concerns
-//! and how far each one's CRM copy is synced. The CRM adapter calls these;
-//! only this module family writes `members`.
+//! and how far each one's CRM copy is synced; and the helpdesk's user id of
+//! a member ([`record_support_user`]). The adapters call these; only this
+//! module family writes `members`.
 
 use std::collections::HashMap;
 
@@ -134,4 +135,26 @@ pub async fn crm_contacts_merged(
     super::store::timeline(&tx, merge.survivor, &[line]).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Records `user_id` (the helpdesk's id of this person, e.g. a Zendesk
+/// requester id) as the member's support user id, only when the member has
+/// none yet and no other live member holds it (identities never move
+/// between people); true when it was recorded. Never exported: the sequence
+/// stays as it is.
+pub async fn record_support_user(
+    db: &impl Sql,
+    member_id: Uuid,
+    user_id: &str,
+) -> anyhow::Result<bool> {
+    let n = db
+        .execute(
+            r#"UPDATE members m SET support_user_id = $2
+               WHERE m.id = $1 AND m.support_user_id IS NULL AND m.merged_into IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM members o
+                                 WHERE o.support_user_id = $2 AND o.merged_into IS NULL)"#,
+            &[&member_id, &user_id],
+        )
+        .await?;
+    Ok(n == 1)
 }

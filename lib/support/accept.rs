@@ -31,8 +31,8 @@ pub const MERGE_WINDOW_HOURS: i64 = 24;
 pub struct Accepted {
     /// The ticket (new, or the open one it merged into).
     pub ticket_id: Uuid,
-    /// The member.
-    pub member_id: Uuid,
+    /// The member (none for an automatic email from an unknown sender).
+    pub member_id: Option<Uuid>,
     /// The ticket's priority after this contact.
     pub priority: Priority,
     /// Merged into an existing ticket.
@@ -72,13 +72,17 @@ pub async fn accept(app: &App, intake: &Intake, keyed: Option<&Keyed>) -> anyhow
     Ok(Outcome::Accepted(accepted))
 }
 
-/// Member, rules, ticket, jobs, flag: everything but the commit.
+/// Member, rules, ticket, jobs, flag: everything but the commit. An
+/// automatic email is only kept ([`super::auto_reply`]).
 async fn store_contact(
     app: &App,
     tx: &impl Sql,
     intake: &Intake,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Accepted> {
+    if intake.automatic {
+        return super::auto_reply::store_auto_reply(tx, intake, now).await;
+    }
     let email = Some(intake.email.as_str().to_string());
     let identity = Identity {
         email,
@@ -119,7 +123,7 @@ async fn store_contact(
     // It never changes the ticket; a `needs_human` draft waits for approval.
     // The three are independent writes, sent together (pipelined).
     let (mut jobs, flagged, draft) = tokio::try_join!(
-        enqueue_jobs(tx, contact, &member, now),
+        enqueue_jobs(app, tx, contact, &member, now),
         flag_member(app, tx, member.clone(), created, ticket_id, n, now),
         crate::ai::enqueue_for_ticket(app, tx, ticket_id, n, now),
     )?;
@@ -141,7 +145,7 @@ fn answer(
     let body = json!({ "ticket_id": ticket_id, "priority": priority.as_str(), "status": status });
     Accepted {
         ticket_id,
-        member_id,
+        member_id: Some(member_id),
         priority,
         merged: n > 1,
         response: Stored { status: 202, body },
@@ -163,7 +167,7 @@ async fn write_ticket(
 ) -> anyhow::Result<(Uuid, i32, Decision)> {
     match open {
         None => {
-            let id = store::insert(tx, member.id, intake, &decision, snapshot, now).await?;
+            let id = store::insert(tx, Some(member.id), intake, &decision, snapshot, now).await?;
             Ok((id, 1, decision))
         }
         Some(t) => {
@@ -175,9 +179,11 @@ async fn write_ticket(
     }
 }
 
-/// The helpdesk delivery of this contact, and one Slack alert per ticket
-/// once it needs a person or is urgent (masked email only).
+/// The helpdesk delivery of this contact, its Zendesk delivery when Zendesk
+/// is configured, and one Slack alert per ticket once it needs a person or
+/// is urgent (masked email only).
 async fn enqueue_jobs(
+    app: &App,
     tx: &impl Sql,
     c: Contact<'_>,
     member: &Member,
@@ -186,6 +192,12 @@ async fn enqueue_jobs(
     let mut jobs = Vec::new();
     if let Some(id) = helpdesk::enqueue_contact(tx, c, now).await? {
         jobs.push((JobKind::HelpdeskTicket, id));
+    }
+    if app.config.zendesk.is_some() {
+        let name = member.name.as_deref();
+        if let Some(id) = super::zendesk::enqueue_contact(tx, c, name, now).await? {
+            jobs.push((JobKind::ZendeskTicket, id));
+        }
     }
     if c.decision.alerts() {
         let text = format!(

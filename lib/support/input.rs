@@ -31,6 +31,10 @@ pub struct Intake {
     pub source: Source,
     /// Caller data.
     pub metadata: Metadata,
+    /// An automatic email (out-of-office, bounce, list mail): kept, paging
+    /// nobody ([`super::auto_reply`]). Only the inbound email provider sets
+    /// it, from the email's headers; no web post can.
+    pub automatic: bool,
 }
 
 /// A parsed post.
@@ -170,6 +174,7 @@ pub fn validate(raw: Raw, mode: Mode) -> Result<Parsed, InputError> {
                 message,
                 source,
                 metadata,
+                automatic: false,
             })))
         }
         _ => Err(InputError::Fields(errors)),

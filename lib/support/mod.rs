@@ -11,11 +11,17 @@
 //! - [`rules`]: priority and routing, pure and table-tested.
 //! - [`accept`]: the one transaction; [`store`]: the ticket SQL.
 //! - [`idempotency`]: `Idempotency-Key`; [`limits`]: rate limits.
+//! - [`auto_reply`]: automatic emails (out-of-office, bounces, list mail):
+//!   kept, paging nobody.
 //! - [`helpdesk`]: the `helpdesk_ticket` job adapter (Standard Webhooks).
+//! - [`zendesk`]: what a contact becomes in Zendesk (the `zendesk_ticket`
+//!   job, enqueued with the contact); [`zendesk_job`]: its delivery;
+//!   [`zendesk_api`]: the Tickets API calls.
 //! - [`admin`]: the admin tickets API (list, show, resolve).
 
 pub mod accept;
 pub mod admin;
+pub mod auto_reply;
 pub mod error;
 pub mod fields;
 pub mod helpdesk;
@@ -26,6 +32,9 @@ pub mod postmark;
 pub mod routes;
 pub mod rules;
 pub mod store;
+pub mod zendesk;
+pub mod zendesk_api;
+pub mod zendesk_job;
 
 #[cfg(test)]
 mod input_tests;

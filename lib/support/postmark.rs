@@ -13,6 +13,11 @@
 //! Postmark's own retries never add a contact twice. Attachments are not
 //! stored (their count is kept in metadata). Text is stripped, never refused
 //! ([`Mode::Strip`]): an email cannot be corrected by its sender.
+//!
+//! An automatic email ([`auto_reply::automatic`]: out-of-office replies, bounces, list
+//! mail) is marked `Intake::automatic` and metadata `auto_submitted`: it is
+//! kept but pages nobody (see [`auto_reply`]), so an autoresponder
+//! answering our own emails can never start a loop.
 
 use axum::http::HeaderMap;
 use base64::engine::general_purpose::STANDARD;
@@ -20,6 +25,7 @@ use base64::Engine;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
+use super::auto_reply;
 use super::input::{validate, InputError, Mode, Parsed, Raw};
 use crate::config::BasicAuth;
 use crate::secret::Secret;
@@ -122,7 +128,16 @@ pub fn parse(body: &[u8]) -> Result<(Parsed, Option<String>), InputError> {
         ..Raw::default()
     };
     raw.metadata = facts(&inbound);
-    Ok((validate(raw, Mode::Strip)?, key))
+    let mut parsed = validate(raw, Mode::Strip)?;
+    if let Parsed::Contact(c) = &mut parsed {
+        c.automatic = automatic(&inbound.headers);
+    }
+    Ok((parsed, key))
+}
+
+/// Whether the email's headers mark it automatic ([`auto_reply::automatic`]).
+fn automatic(headers: &[Header]) -> bool {
+    auto_reply::automatic(headers.iter().map(|h| (h.name.as_str(), h.value.as_str())))
 }
 
 /// What is worth keeping about the email itself.
@@ -134,11 +149,7 @@ fn facts(inbound: &Inbound) -> Vec<(String, String)> {
             .find(|h| h.name.eq_ignore_ascii_case(name))
             .map(|h| h.value.clone())
     };
-    let auto = header("Auto-Submitted").is_some_and(|v| !v.eq_ignore_ascii_case("no"))
-        || header("X-Autoreply").is_some()
-        || header("Precedence").is_some_and(|v| {
-            ["bulk", "auto_reply", "list"].contains(&v.to_ascii_lowercase().as_str())
-        });
+    let auto = automatic(&inbound.headers);
     let mut out = vec![("provider".to_string(), "postmark".to_string())];
     if let Some(id) = &inbound.message_id {
         out.push(("postmark_message_id".into(), id.clone()));
@@ -247,6 +258,7 @@ mod tests {
         assert_eq!(key.as_deref(), Some("postmark-abc-123"));
         assert_eq!(c.subject.as_deref(), Some("Hi  there"));
         assert_eq!(c.message, "Hello you\nx<ok>");
+        assert!(c.automatic);
         let meta = c.metadata.to_json();
         assert_eq!(meta["auto_submitted"], "true");
         assert_eq!(meta["attachments"], "1");

@@ -125,7 +125,8 @@ async fn intake(
 /// answers 202.
 fn respond(app: App, background: Background, intake: &Intake, accepted: Accepted) -> Response {
     tracing::info!(
-        ticket_id = %accepted.ticket_id, member_id = %accepted.member_id,
+        ticket_id = %accepted.ticket_id,
+        member_id = accepted.member_id.map(|m| m.to_string()),
         priority = accepted.priority.as_str(), merged = accepted.merged,
         source = intake.source.as_str(), email = %mask_email(intake.email.as_str()),
         "support contact accepted"

@@ -117,10 +117,11 @@ pub fn snapshot(m: &Member, h: &History, adding_ticket: bool, now: DateTime<Utc>
     })
 }
 
-/// Inserts a new open ticket; returns its id.
+/// Inserts a new open ticket; returns its id. Only an automatic email has
+/// no member (see `auto_reply`).
 pub async fn insert(
     tx: &impl Sql,
-    member_id: Uuid,
+    member_id: Option<Uuid>,
     intake: &Intake,
     d: &Decision,
     snapshot: &Value,

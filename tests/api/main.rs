@@ -23,3 +23,4 @@ mod stripe_catchup;
 mod stripe_ordering;
 mod stripe_webhook;
 mod support_intake;
+mod zendesk;

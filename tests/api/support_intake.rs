@@ -6,6 +6,7 @@
 #[allow(unused_imports)]
 use opsbridge::db::Sql;
 mod abuse;
+mod auto_reply;
 mod idempotency;
 mod inbound;
 mod input;
