@@ -26,7 +26,8 @@
 //!   enqueues its outbox jobs.
 //! - [`product`]: the founder's own product (their app): `/api/members/*`
 //!   in, signed member webhooks out. (`App` in [`state`] is our shared state.)
-//! - [`support`]: support intake (form, Postmark) and helpdesk delivery.
+//! - [`support`]: support intake (form, Postmark, auto-replies kept quiet) and
+//!   helpdesk delivery (Zendesk natively, or a signed webhook).
 //! - [`ai`]: AI drafts behind approval.
 //! - [`jobs`]: the outbox: enqueue, claim, retry, dead letters, the sweep and
 //!   its cron (crm-sync); each kind's delivery lives with its feature and is
