@@ -40,7 +40,10 @@ fn reply_text_rules_as_a_table() {
         ("You get 50% off.", &["mentions_money"]),
         ("We charged your card twice.", &["mentions_money"]),
         ("I've issued a refund.", &["mentions_refund"]),
-        ("You will get your money back.", &["mentions_refund"]),
+        (
+            "You will get your money back.",
+            &["mentions_money", "mentions_refund"],
+        ),
         ("I upgraded you to Enterprise.", &["mentions_plan_change"]),
         ("You are now marked as VIP.", &["mentions_plan_change"]),
         ("Your plan is now Pro.", &["mentions_plan_change"]),

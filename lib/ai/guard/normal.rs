@@ -1,0 +1,268 @@
+//! How the guard reads text: the same word whatever characters spell it.
+//! Both the customer's text and the model's reply, and every phrase of
+//! the lexicon, go through the same steps, so matching is plain equality:
+//!
+//! 1. invisible characters removed (general category `Cf` and TR39's
+//!    default-ignorables: zero-width spaces and joiners, bidi controls,
+//!    soft hyphens, tag characters, Hangul fillers);
+//! 2. Unicode NFKC (full-width, circled, mathematical letters, ligatures)
+//!    and lower case; ideographic full stops become dots, as IDNA says;
+//! 3. leetspeak folded inside words that hold a letter (`r3fund`,
+//!    `p@ssw0rd`, `cr3d!t`), never in plain numbers;
+//! 4. TR39 confusable skeletons (Cyrillic `а` reads as `a`, `0` as `o`),
+//!    accents dropped, `ß` as `ss`, and `i` read as `l` because `1`, `|`,
+//!    `I` and `l` are interchangeable to the eye.
+//!
+//! Two word lists come out: the words as written, and the same with
+//! letters split by spaces or punctuation joined back (`r e f u n d`,
+//! `r.e.f.u.n.d`, `re-fund` all read `refund`).
+
+use std::sync::LazyLock;
+
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+use unicode_security::general_security_profile::IdentifierType;
+use unicode_security::GeneralSecurityProfile;
+
+/// Whitespace chunks this short (in characters) are letters split apart
+/// when at least [`MIN_SPLIT_RUN`] of them follow each other.
+const MAX_SPLIT_PIECE: usize = 2;
+/// How many short chunks in a row are read as one split word.
+const MIN_SPLIT_RUN: usize = 3;
+
+/// A text as the guard reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Normalised {
+    /// Folded words (letters and digits) in order.
+    pub words: Vec<String>,
+    /// The words with split letters joined back (see the module doc).
+    pub joined: Vec<String>,
+}
+
+/// Whether a character is invisible: removed before anything is judged.
+pub fn is_invisible(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format
+        || c.identifier_type() == Some(IdentifierType::Default_Ignorable)
+}
+
+/// Steps 1 and 2 but for case: invisible characters out, NFKC, IDNA's
+/// ideographic full stop as a dot. Lower-case it for a [`fold`] or links.
+pub fn visible(text: &str) -> String {
+    let shown: String = text.chars().filter(|c| !is_invisible(*c)).collect();
+    shown
+        .nfkc()
+        .map(|c| if c == '\u{3002}' { '.' } else { c })
+        .collect()
+}
+
+/// Steps 3 and 4 on a lower-cased [`visible`] text (`plain`): the folded
+/// text, separators kept.
+pub fn fold(plain: &str) -> String {
+    let mut out = String::with_capacity(plain.len() + 8);
+    for chunk in plain.split_inclusive(char::is_whitespace) {
+        let leet = chunk.chars().any(char::is_alphabetic);
+        let address = is_address(chunk);
+        let chars: Vec<char> = chunk.chars().collect();
+        for (i, &c) in chars.iter().enumerate() {
+            let c = match unleet(&chars, i) {
+                Some(_) if c == '@' && address => c,
+                Some(l) if leet => l,
+                _ => c,
+            };
+            push_skeleton(&mut out, c);
+        }
+    }
+    out
+}
+
+/// The [`Normalised`] form of any text.
+pub fn normalise(text: &str) -> Normalised {
+    normalise_plain(&visible(text).to_lowercase())
+}
+
+/// The [`Normalised`] form of a lower-cased [`visible`] text.
+pub fn normalise_plain(plain: &str) -> Normalised {
+    let folded = fold(plain);
+    let words = folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    Normalised {
+        words,
+        joined: joined(&folded),
+    }
+}
+
+/// Whether a chunk is an email address (its `@` is not an `a`).
+fn is_address(chunk: &str) -> bool {
+    chunk.rsplit_once('@').is_some_and(|(local, domain)| {
+        let domain = domain.trim_end_matches(|c: char| !c.is_alphanumeric());
+        !local.is_empty() && domain.contains('.')
+    })
+}
+
+/// What a leetspeak character stands for at `i`: digits anywhere in a
+/// word, symbols only between letters or digits (`cr3d!t`) or leading one
+/// (`$ecret`, `@dmin`), so `Thanks!` and `$49` keep their meaning.
+fn unleet(chars: &[char], i: usize) -> Option<char> {
+    let c = chars[i];
+    let alnum = |j: Option<usize>| {
+        j.and_then(|j| chars.get(j))
+            .is_some_and(|c| c.is_alphanumeric())
+    };
+    let letter = |j: usize| chars.get(j).is_some_and(|c| c.is_alphabetic());
+    let inside = alnum(i.checked_sub(1)) && alnum(Some(i + 1));
+    let leading = (i == 0 || chars[i - 1].is_whitespace()) && letter(i + 1);
+    Some(match c {
+        '0' => 'o',
+        '1' | '!' | '|' if c.is_ascii_digit() || inside => 'l',
+        '3' => 'e',
+        '4' => 'a',
+        '5' => 's',
+        '7' => 't',
+        '8' => 'b',
+        '9' => 'g',
+        '@' | '$' if inside || leading => {
+            if c == '@' {
+                'a'
+            } else {
+                's'
+            }
+        }
+        '+' if inside => 't',
+        _ => return None,
+    })
+}
+
+/// The TR39 skeletons of ASCII, computed once from the crate's data (the
+/// common case, without building an iterator per character).
+static ASCII_SKELETON: LazyLock<Vec<String>> = LazyLock::new(|| {
+    (0u8..128)
+        .map(|b| unicode_security::skeleton(&char::from(b).to_string()).collect())
+        .collect()
+});
+
+/// Appends the skeleton of letter `c`, accents dropped, lower-cased, `ß`
+/// as `ss` and `i` as `l`; anything else as it is.
+fn push_skeleton(out: &mut String, c: char) {
+    if is_combining_mark(c) {
+        return;
+    }
+    if !c.is_alphabetic() {
+        // Digits and punctuation stand for themselves (leetspeak was folded
+        // before); only letters have look-alikes worth reading through.
+        out.push(c);
+        return;
+    }
+    let mut buf = [0u8; 4];
+    let proto: &str = if c.is_ascii() {
+        &ASCII_SKELETON[c as usize]
+    } else {
+        c.encode_utf8(&mut buf)
+    };
+    let push = |out: &mut String, p: char| {
+        for l in p.to_lowercase() {
+            match l {
+                'ß' => out.push_str("ss"),
+                'i' => out.push('l'),
+                l if is_combining_mark(l) || is_invisible(l) => {}
+                l => out.push(l),
+            }
+        }
+    };
+    if c.is_ascii() {
+        proto.chars().for_each(|p| push(out, p));
+    } else {
+        unicode_security::skeleton(proto).for_each(|p| push(out, p));
+    }
+}
+
+/// The joined word list: punctuation inside a whitespace chunk dropped
+/// (`r.e.f.u.n.d`), then runs of short chunks glued (`r e f u n d`).
+fn joined(folded: &str) -> Vec<String> {
+    let chunks: Vec<String> = folded
+        .split_whitespace()
+        .map(|c| {
+            c.chars()
+                .filter(|c| c.is_alphanumeric())
+                .collect::<String>()
+        })
+        .filter(|c| !c.is_empty())
+        .collect();
+    let mut out = Vec::with_capacity(chunks.len());
+    let mut i = 0;
+    while i < chunks.len() {
+        let short = |c: &String| c.chars().count() <= MAX_SPLIT_PIECE;
+        let run = chunks[i..].iter().take_while(|c| short(c)).count();
+        if run >= MIN_SPLIT_RUN {
+            out.push(chunks[i..i + run].concat());
+            i += run;
+        } else {
+            out.push(chunks[i].clone());
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str) -> String {
+        normalise(text).words.join(" ")
+    }
+
+    #[test]
+    fn disguised_spellings_read_as_the_plain_word() {
+        let refund = words("refund");
+        for disguise in [
+            "REFUND",
+            "Ｒｅｆｕｎｄ",
+            "ⓡⓔⓕⓤⓝⓓ",
+            "ref\u{200b}und",
+            "re\u{00ad}fu\u{2060}nd",
+            "r\u{0435}fund",
+            "r3fund",
+            "réfünd",
+            "r\u{336}efund",
+        ] {
+            assert_eq!(words(disguise), refund, "{disguise:?}");
+        }
+        assert_eq!(words("p@ssw0rd"), words("password"));
+        assert_eq!(words("billing@evil.com"), words("billing evil com"));
+        assert_eq!(words("cr3d!t"), words("credit"));
+        assert_eq!(words("$ecret"), words("secret"));
+        assert_eq!(words("adm1n"), words("admin"));
+        assert_eq!(words("Straße"), words("strasse"));
+    }
+
+    #[test]
+    fn plain_numbers_and_sentence_punctuation_keep_their_meaning() {
+        assert_eq!(words("Thanks! See you"), words("thanks see you"));
+        assert_ne!(words("$49"), words("s49"));
+        assert_eq!(normalise("version 2026").words.len(), 2);
+        assert_eq!(visible("ＵＳ＄５"), "US$5");
+        assert_eq!(visible("evil。com\u{200b}"), "evil.com");
+    }
+
+    #[test]
+    fn letters_split_by_spaces_or_punctuation_are_joined_back() {
+        let refund = words("refund");
+        for split in [
+            "r e f u n d",
+            "r.e.f.u.n.d",
+            "r-e-f-u-n-d",
+            "re fu nd",
+            "| r | e | f | u | n | d |",
+        ] {
+            assert_eq!(normalise(split).joined, vec![refund.clone()], "{split:?}");
+        }
+        assert_eq!(
+            normalise("Go to Settings, then Export").joined,
+            normalise("Go to Settings, then Export").words
+        );
+    }
+}
