@@ -189,5 +189,7 @@ fn has_amount(plain: &str) -> bool {
 }
 
 #[cfg(test)]
+mod corpus;
+#[cfg(test)]
 #[path = "guard_tests.rs"]
 mod tests;

@@ -116,14 +116,15 @@ impl Lexicon {
         self.phrases.push(Phrase { family, words });
     }
 
-    /// The families (their reasons, in data order) found in either word
-    /// list of `text`, keeping only those `wanted` accepts.
+    /// The families (their reasons, in data order) found in any word list
+    /// of `text`, keeping only those `wanted` accepts.
     pub fn families(&self, text: &Normalised, wanted: impl Fn(&str) -> bool) -> Vec<&'static str> {
         let mut hit = vec![false; self.reasons.len()];
         self.find(&text.words, &mut hit);
         if text.joined != text.words {
             self.find(&text.joined, &mut hit);
         }
+        self.find(&text.tails, &mut hit);
         self.reasons
             .iter()
             .zip(hit)

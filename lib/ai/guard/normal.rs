@@ -38,6 +38,9 @@ pub struct Normalised {
     pub words: Vec<String>,
     /// The words with split letters joined back (see the module doc).
     pub joined: Vec<String>,
+    /// Later starts of each joined run (`a c r e d i t` → `credit`), apart
+    /// so they never stand between two words of a phrase.
+    pub tails: Vec<String>,
 }
 
 /// Whether a character is invisible: removed before anything is judged.
@@ -89,9 +92,11 @@ pub fn normalise_plain(plain: &str) -> Normalised {
         .filter(|w| !w.is_empty())
         .map(str::to_string)
         .collect();
+    let (joined, tails) = joined(&folded);
     Normalised {
         words,
-        joined: joined(&folded),
+        joined,
+        tails,
     }
 }
 
@@ -180,31 +185,43 @@ fn push_skeleton(out: &mut String, c: char) {
 }
 
 /// The joined word list: punctuation inside a whitespace chunk dropped
-/// (`r.e.f.u.n.d`), then runs of short chunks glued (`r e f u n d`).
-fn joined(folded: &str) -> Vec<String> {
-    let chunks: Vec<String> = folded
-        .split_whitespace()
-        .map(|c| {
-            c.chars()
-                .filter(|c| c.is_alphanumeric())
-                .collect::<String>()
-        })
-        .filter(|c| !c.is_empty())
-        .collect();
+/// (`r.e.f.u.n.d`), then runs of short chunks glued (`r e f u n d`), from
+/// each of their starts (a split word may follow `a` or `to`).
+fn joined(folded: &str) -> (Vec<String>, Vec<String>) {
+    // (letters and digits of a chunk, whether a wider gap comes before it:
+    // `i g n o r e   p r e v i o u s` is two words).
+    let mut chunks: Vec<(String, bool)> = Vec::new();
+    let mut gap = false;
+    for piece in folded.split(char::is_whitespace) {
+        let kept: String = piece.chars().filter(|c| c.is_alphanumeric()).collect();
+        if piece.is_empty() {
+            gap = true;
+        } else if !kept.is_empty() {
+            chunks.push((kept, gap));
+            gap = false;
+        }
+    }
+    let short = |c: &(String, bool)| c.0.chars().count() <= MAX_SPLIT_PIECE;
     let mut out = Vec::with_capacity(chunks.len());
+    let mut tails = Vec::new();
     let mut i = 0;
     while i < chunks.len() {
-        let short = |c: &String| c.chars().count() <= MAX_SPLIT_PIECE;
-        let run = chunks[i..].iter().take_while(|c| short(c)).count();
+        let run = chunks[i..]
+            .iter()
+            .enumerate()
+            .take_while(|(k, c)| short(c) && (*k == 0 || !c.1))
+            .count();
         if run >= MIN_SPLIT_RUN {
-            out.push(chunks[i..i + run].concat());
+            let glue = |from: usize| chunks[from..i + run].iter().map(|c| c.0.as_str()).collect();
+            out.push(glue(i));
+            tails.extend((i + 1..=i + run - MIN_SPLIT_RUN).map(glue));
             i += run;
         } else {
-            out.push(chunks[i].clone());
+            out.push(chunks[i].0.clone());
             i += 1;
         }
     }
-    out
+    (out, tails)
 }
 
 #[cfg(test)]
@@ -258,8 +275,12 @@ mod tests {
             "re fu nd",
             "| r | e | f | u | n | d |",
         ] {
-            assert_eq!(normalise(split).joined, vec![refund.clone()], "{split:?}");
+            assert_eq!(normalise(split).joined[0], refund, "{split:?}");
         }
+        assert!(normalise("a c r e d i t").tails.contains(&words("credit")));
+        let gap = normalise("r e f u n d   n o w");
+        assert_eq!(gap.joined, vec![words("refund"), words("now")]);
+        assert_eq!(gap.tails, vec![words("efund"), words("fund"), words("und")]);
         assert_eq!(
             normalise("Go to Settings, then Export").joined,
             normalise("Go to Settings, then Export").words
