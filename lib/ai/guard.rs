@@ -24,9 +24,11 @@
 //! are judged after [`normal`]isation (NFKC, TR39 skeletons, invisible
 //! characters, leetspeak, split letters), so a family is found whatever
 //! the spelling; families are data ([`lexicon`]) in English, French,
-//! Spanish, German and Portuguese. False positives only cost a person's
-//! look, so the lists lean wide and the guard fails safe: `ready` needs a
-//! benign category AND nothing matched.
+//! Spanish, German and Portuguese; [`links`] judges links and
+//! [`unreadable`] what cannot be read with confidence. False positives
+//! only cost a person's look, so the lists lean wide and the guard fails
+//! safe: `ready` needs a benign category AND nothing matched. The corpus
+//! it is held to lives in `guard/corpus/` (see `guard/corpus.rs`).
 
 pub mod lexicon;
 pub mod links;

@@ -5,8 +5,9 @@
 //! Every phrase goes through the same normalisation as the text, so the
 //! data is written as people write (accents, apostrophes, any case) and
 //! matching is word equality: no regular expressions to get wrong, and
-//! a lookup per word instead of a scan per phrase, which keeps the guard
-//! far under a millisecond with hundreds of phrases.
+//! one lookup per word (by its first letters) instead of a scan per
+//! phrase, which keeps the guard far under a millisecond with hundreds of
+//! phrases.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -15,6 +16,9 @@ use super::normal::{normalise, Normalised};
 
 /// The compiled-in data.
 const DATA: &str = include_str!("lexicon.txt");
+/// Phrases are indexed by this many first characters of their first word
+/// (no prefix stem is shorter).
+const KEY_CHARS: usize = 3;
 
 /// One word of a phrase.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,14 +48,22 @@ struct Phrase {
     words: Vec<Word>,
 }
 
-/// The parsed lexicon: families in data order, phrases indexed by their
-/// first word.
+/// The parsed lexicon: families in data order, phrases indexed by the
+/// [`key`] of their first word.
 #[derive(Debug)]
 pub struct Lexicon {
     reasons: Vec<&'static str>,
     phrases: Vec<Phrase>,
-    exact: HashMap<String, Vec<usize>>,
-    prefix: HashMap<String, Vec<usize>>,
+    index: HashMap<String, Vec<usize>>,
+}
+
+/// A word's first [`KEY_CHARS`] characters (the whole word if shorter).
+fn key(word: &str) -> &str {
+    let end = word
+        .char_indices()
+        .nth(KEY_CHARS)
+        .map_or(word.len(), |(i, _)| i);
+    &word[..end]
 }
 
 /// The lexicon, parsed on first use.
@@ -68,8 +80,7 @@ impl Lexicon {
         let mut lex = Lexicon {
             reasons: Vec::new(),
             phrases: Vec::new(),
-            exact: HashMap::new(),
-            prefix: HashMap::new(),
+            index: HashMap::new(),
         };
         let mut family = None;
         for (n, line) in data.lines().enumerate() {
@@ -107,12 +118,14 @@ impl Lexicon {
     }
 
     fn add(&mut self, family: usize, words: Vec<Word>) {
-        let i = self.phrases.len();
-        match &words[0] {
-            Word::Exact(w) => self.exact.entry(w.clone()).or_default().push(i),
-            Word::Prefix(p) => self.prefix.entry(p.clone()).or_default().push(i),
+        let first = match &words[0] {
+            Word::Exact(w) | Word::Prefix(w) => key(w).to_string(),
             Word::Any => unreachable!("parse_phrase refuses a leading `_`"),
-        }
+        };
+        self.index
+            .entry(first)
+            .or_default()
+            .push(self.phrases.len());
         self.phrases.push(Phrase { family, words });
     }
 
@@ -135,15 +148,7 @@ impl Lexicon {
 
     fn find(&self, words: &[String], hit: &mut [bool]) {
         for (i, w) in words.iter().enumerate() {
-            let exact = self.exact.get(w.as_str()).into_iter().flatten();
-            let prefixes = w
-                .char_indices()
-                .skip(1)
-                .map(|(end, _)| &w[..end])
-                .chain([w.as_str()])
-                .filter_map(|p| self.prefix.get(p))
-                .flatten();
-            for &p in exact.chain(prefixes) {
+            for &p in self.index.get(key(w)).into_iter().flatten() {
                 let phrase = &self.phrases[p];
                 if !hit[phrase.family] && matches_at(&phrase.words, &words[i..]) {
                     hit[phrase.family] = true;
@@ -159,7 +164,13 @@ impl Lexicon {
 
     /// Every prefix stem (for the data's own tests).
     pub fn stems(&self) -> impl Iterator<Item = &str> {
-        self.prefix.keys().map(String::as_str)
+        self.phrases
+            .iter()
+            .flat_map(|p| &p.words)
+            .filter_map(|w| match w {
+                Word::Prefix(stem) => Some(stem.as_str()),
+                _ => None,
+            })
     }
 }
 

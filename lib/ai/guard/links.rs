@@ -9,6 +9,8 @@
 //! of an allowlisted host can never be equal to it; the TR39 skeleton is
 //! used only to *name* a look-alike (`link_lookalike`), never to allow one.
 
+use std::collections::HashSet;
+
 use super::normal::{fold, visible};
 
 /// Characters that can sit inside a link; anything else ends one.
@@ -39,13 +41,17 @@ pub fn check(plain: &str, allowlist: &[String]) -> Links {
         .filter_map(|a| ascii_host(a.trim().trim_start_matches("*.")))
         .collect();
     let mut out = Links::default();
-    for token in tokens(plain) {
+    let mut seen = HashSet::new();
+    let mut allow_skeletons: Option<Vec<String>> = None;
+    for token in tokens(plain).filter(|t| seen.insert(*t)) {
         match target(token) {
             None => {}
             Some(Target::Refused) => out.not_allowed = true,
             Some(Target::Host(host)) if !allowed(&host, &allow) => {
                 out.not_allowed = true;
-                out.lookalike |= imitates(&host, &allow);
+                let skeletons = allow_skeletons
+                    .get_or_insert_with(|| allow.iter().map(|a| skeleton(a)).collect());
+                out.lookalike |= allowed(&skeleton(&host), skeletons);
             }
             Some(Target::Host(_)) => {}
         }
@@ -103,11 +109,11 @@ fn scheme_of(token: &str) -> Option<(&str, &str)> {
 /// Two or more non-empty labels of letters, digits or hyphens (any
 /// script), the last one letters only (or punycode).
 fn looks_like_domain(host: &str) -> bool {
-    let labels: Vec<&str> = host.split('.').collect();
-    let label_ok = |l: &&str| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-');
-    let tld = labels.last().copied().unwrap_or_default();
-    labels.len() >= 2
-        && labels.iter().all(label_ok)
+    let label_ok = |l: &str| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-');
+    let Some((_, tld)) = host.rsplit_once('.') else {
+        return false;
+    };
+    host.split('.').all(label_ok)
         && (tld.starts_with("xn--")
             || (tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic)))
 }
@@ -117,7 +123,7 @@ fn ascii_host(host: &str) -> Option<String> {
     idna::domain_to_ascii(host).ok().filter(|h| !h.is_empty())
 }
 
-/// Exact host or a subdomain of an allowed one.
+/// Exact host or a subdomain of an allowed one (also used on skeletons).
 fn allowed(host: &str, allow: &[String]) -> bool {
     allow.iter().any(|a| {
         host == a
@@ -127,16 +133,10 @@ fn allowed(host: &str, allow: &[String]) -> bool {
     })
 }
 
-/// Whether the host reads like an allowed one (or a subdomain of one).
-fn imitates(host: &str, allow: &[String]) -> bool {
-    let skeleton = |h: &str| fold(&visible(&idna::domain_to_unicode(h).0).to_lowercase());
-    let host = skeleton(host);
-    allow.iter().map(|a| skeleton(a)).any(|a| {
-        host == a
-            || host
-                .strip_suffix(a.as_str())
-                .is_some_and(|s| s.ends_with('.'))
-    })
+/// How a host reads (its Unicode form, folded like any text): equal for a
+/// look-alike and the host it imitates.
+fn skeleton(host: &str) -> String {
+    fold(&visible(&idna::domain_to_unicode(host).0).to_lowercase())
 }
 
 #[cfg(test)]

@@ -5,18 +5,20 @@
 //! 1. invisible characters removed (general category `Cf` and TR39's
 //!    default-ignorables: zero-width spaces and joiners, bidi controls,
 //!    soft hyphens, tag characters, Hangul fillers);
-//! 2. Unicode NFKC (full-width, circled, mathematical letters, ligatures)
-//!    and lower case; ideographic full stops become dots, as IDNA says;
+//! 2. Unicode NFKC (full-width, circled, mathematical letters, ligatures),
+//!    ideographic full stops as dots (as IDNA reads them), lower case;
 //! 3. leetspeak folded inside words that hold a letter (`r3fund`,
 //!    `p@ssw0rd`, `cr3d!t`), never in plain numbers;
-//! 4. TR39 confusable skeletons (Cyrillic `а` reads as `a`, `0` as `o`),
-//!    accents dropped, `ß` as `ss`, and `i` read as `l` because `1`, `|`,
-//!    `I` and `l` are interchangeable to the eye.
+//! 4. TR39 confusable skeletons of letters (Cyrillic `а` reads as `a`,
+//!    `m` as `rn`), accents dropped, `ß` as `ss`, and `i` read as `l`
+//!    because `1`, `|`, `I` and `l` are interchangeable to the eye.
 //!
-//! Two word lists come out: the words as written, and the same with
+//! The word lists that come out: the words as written, and the same with
 //! letters split by spaces or punctuation joined back (`r e f u n d`,
-//! `r.e.f.u.n.d`, `re-fund` all read `refund`).
+//! `r.e.f.u.n.d`, `re-fund` all read `refund`), plus the later starts of
+//! such runs apart.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use unicode_normalization::char::is_combining_mark;
@@ -45,33 +47,50 @@ pub struct Normalised {
 
 /// Whether a character is invisible: removed before anything is judged.
 pub fn is_invisible(c: char) -> bool {
-    c.general_category() == GeneralCategory::Format
-        || c.identifier_type() == Some(IdentifierType::Default_Ignorable)
+    !c.is_ascii()
+        && (c.general_category() == GeneralCategory::Format
+            || c.identifier_type() == Some(IdentifierType::Default_Ignorable))
 }
 
 /// Steps 1 and 2 but for case: invisible characters out, NFKC, IDNA's
 /// ideographic full stop as a dot. Lower-case it for a [`fold`] or links.
 pub fn visible(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_string();
+    }
     let shown: String = text.chars().filter(|c| !is_invisible(*c)).collect();
-    shown
-        .nfkc()
-        .map(|c| if c == '\u{3002}' { '.' } else { c })
-        .collect()
+    // NFKC word by word, ASCII words as they are: nothing composes with a
+    // space, so this is NFKC of the whole text, at a fraction of the cost.
+    let mut out = String::with_capacity(shown.len());
+    for word in shown.split_inclusive(' ') {
+        if word.is_ascii() {
+            out.push_str(word);
+        } else {
+            out.extend(word.nfkc().map(|c| if c == '\u{3002}' { '.' } else { c }));
+        }
+    }
+    out
 }
 
 /// Steps 3 and 4 on a lower-cased [`visible`] text (`plain`): the folded
 /// text, separators kept.
 pub fn fold(plain: &str) -> String {
     let mut out = String::with_capacity(plain.len() + 8);
+    let mut chars = Vec::new();
     for chunk in plain.split_inclusive(char::is_whitespace) {
         let leet = chunk.chars().any(char::is_alphabetic);
         let address = is_address(chunk);
-        let chars: Vec<char> = chunk.chars().collect();
+        chars.clear();
+        chars.extend(chunk.chars());
         for (i, &c) in chars.iter().enumerate() {
-            let c = match unleet(&chars, i) {
-                Some(_) if c == '@' && address => c,
-                Some(l) if leet => l,
-                _ => c,
+            let c = if c.is_ascii_alphabetic() || !leet {
+                c
+            } else {
+                match unleet(&chars, i) {
+                    Some(_) if c == '@' && address => c,
+                    Some(l) => l,
+                    None => c,
+                }
             };
             push_skeleton(&mut out, c);
         }
@@ -129,29 +148,36 @@ fn unleet(chars: &[char], i: usize) -> Option<char> {
         '7' => 't',
         '8' => 'b',
         '9' => 'g',
-        '@' | '$' if inside || leading => {
-            if c == '@' {
-                'a'
-            } else {
-                's'
-            }
-        }
+        '@' if inside || leading => 'a',
+        '$' if inside || leading => 's',
         '+' if inside => 't',
         _ => return None,
     })
 }
 
-/// The TR39 skeletons of ASCII, computed once from the crate's data (the
-/// common case, without building an iterator per character).
-static ASCII_SKELETON: LazyLock<Vec<String>> = LazyLock::new(|| {
+/// What each ASCII character folds to, computed once from the crate's
+/// skeletons (the common case, without an iterator per character).
+static ASCII_FOLDED: LazyLock<Vec<String>> = LazyLock::new(|| {
     (0u8..128)
-        .map(|b| unicode_security::skeleton(&char::from(b).to_string()).collect())
+        .map(|b| {
+            let mut out = String::new();
+            push_folded(&mut out, char::from(b));
+            out
+        })
         .collect()
 });
 
 /// Appends the skeleton of letter `c`, accents dropped, lower-cased, `ß`
 /// as `ss` and `i` as `l`; anything else as it is.
 fn push_skeleton(out: &mut String, c: char) {
+    match ASCII_FOLDED.get(c as usize) {
+        Some(folded) => out.push_str(folded),
+        None => push_folded(out, c),
+    }
+}
+
+/// [`push_skeleton`] without the ASCII table.
+fn push_folded(out: &mut String, c: char) {
     if is_combining_mark(c) {
         return;
     }
@@ -162,12 +188,7 @@ fn push_skeleton(out: &mut String, c: char) {
         return;
     }
     let mut buf = [0u8; 4];
-    let proto: &str = if c.is_ascii() {
-        &ASCII_SKELETON[c as usize]
-    } else {
-        c.encode_utf8(&mut buf)
-    };
-    let push = |out: &mut String, p: char| {
+    for p in unicode_security::skeleton(c.encode_utf8(&mut buf)) {
         for l in p.to_lowercase() {
             match l {
                 'ß' => out.push_str("ss"),
@@ -176,11 +197,6 @@ fn push_skeleton(out: &mut String, c: char) {
                 l => out.push(l),
             }
         }
-    };
-    if c.is_ascii() {
-        proto.chars().for_each(|p| push(out, p));
-    } else {
-        unicode_security::skeleton(proto).for_each(|p| push(out, p));
     }
 }
 
@@ -190,18 +206,24 @@ fn push_skeleton(out: &mut String, c: char) {
 fn joined(folded: &str) -> (Vec<String>, Vec<String>) {
     // (letters and digits of a chunk, whether a wider gap comes before it:
     // `i g n o r e   p r e v i o u s` is two words).
-    let mut chunks: Vec<(String, bool)> = Vec::new();
+    let mut chunks: Vec<(Cow<str>, bool)> = Vec::new();
     let mut gap = false;
     for piece in folded.split(char::is_whitespace) {
-        let kept: String = piece.chars().filter(|c| c.is_alphanumeric()).collect();
         if piece.is_empty() {
             gap = true;
-        } else if !kept.is_empty() {
+            continue;
+        }
+        let kept: Cow<str> = if piece.chars().all(char::is_alphanumeric) {
+            Cow::Borrowed(piece)
+        } else {
+            Cow::Owned(piece.chars().filter(|c| c.is_alphanumeric()).collect())
+        };
+        if !kept.is_empty() {
             chunks.push((kept, gap));
             gap = false;
         }
     }
-    let short = |c: &(String, bool)| c.0.chars().count() <= MAX_SPLIT_PIECE;
+    let short = |c: &(Cow<str>, bool)| c.0.chars().count() <= MAX_SPLIT_PIECE;
     let mut out = Vec::with_capacity(chunks.len());
     let mut tails = Vec::new();
     let mut i = 0;
@@ -212,12 +234,12 @@ fn joined(folded: &str) -> (Vec<String>, Vec<String>) {
             .take_while(|(k, c)| short(c) && (*k == 0 || !c.1))
             .count();
         if run >= MIN_SPLIT_RUN {
-            let glue = |from: usize| chunks[from..i + run].iter().map(|c| c.0.as_str()).collect();
+            let glue = |from: usize| chunks[from..i + run].iter().map(|c| &*c.0).collect();
             out.push(glue(i));
             tails.extend((i + 1..=i + run - MIN_SPLIT_RUN).map(glue));
             i += run;
         } else {
-            out.push(chunks[i].0.clone());
+            out.push(chunks[i].0.to_string());
             i += 1;
         }
     }
@@ -262,6 +284,13 @@ mod tests {
         assert_ne!(words("$49"), words("s49"));
         assert_eq!(normalise("version 2026").words.len(), 2);
         assert_eq!(visible("ＵＳ＄５"), "US$5");
+        for text in [
+            "e \u{301}x ｆｕｌｌ",
+            "Cafe\u{301} ﬁn ½ ",
+            " \u{308}a ℌ𝔢𝔩𝔩𝔬",
+        ] {
+            assert_eq!(visible(text), text.nfkc().collect::<String>(), "{text:?}");
+        }
         assert_eq!(visible("evil。com\u{200b}"), "evil.com");
     }
 

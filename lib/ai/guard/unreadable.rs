@@ -59,7 +59,14 @@ pub fn encoded_text(visible: &str) -> bool {
 /// Bidi controls anywhere, or an invisible character between two letters
 /// or digits (emoji sequences join symbols, not letters, so they pass).
 fn hidden_characters(raw: &str) -> bool {
-    let bidi = |c: char| matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if raw.is_ascii() {
+        return false;
+    }
+    let bidi = |c: char| {
+        matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}')
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
     let chars: Vec<char> = raw.chars().collect();
     chars.iter().enumerate().any(|(i, &c)| {
         if bidi(c) {
@@ -100,13 +107,14 @@ fn suspicious_word(word: &str) -> bool {
 
 /// A long base64/hex run with letters and digits, outside any link.
 fn has_blob(visible: &str) -> bool {
+    let blob = |run: &str| {
+        run.chars().any(|c| c.is_ascii_digit()) && run.chars().any(|c| c.is_ascii_alphabetic())
+    };
+    let link = |t: &str| links::tokens(&t.to_lowercase()).any(|l| links::target(l).is_some());
     visible
         .split_whitespace()
-        .filter(|t| !links::tokens(&t.to_lowercase()).any(|l| links::target(l).is_some()))
-        .flat_map(|t| base64_runs(t, MIN_BLOB_CHARS))
-        .any(|run| {
-            run.chars().any(|c| c.is_ascii_digit()) && run.chars().any(|c| c.is_ascii_alphabetic())
-        })
+        .filter(|t| base64_runs(t, MIN_BLOB_CHARS).any(blob))
+        .any(|t| !link(t))
 }
 
 /// Maximal runs of base64 characters (either alphabet) at least `min` long.
