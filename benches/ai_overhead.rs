@@ -2,7 +2,9 @@
 //! build the prompt (redaction, neutralising, the request JSON), parse a
 //! realistic Chat Completions answer (bytes → JSON → validated draft) and
 //! run the guardrails. Pure and in-process: criterion measures each step,
-//! and a plain loop of 20,000 runs prints p50/p99 of the whole pipeline.
+//! and plain loops print p50/p99 of the whole pipeline and of the
+//! guardrails alone, on the realistic draft and on a worst case (a
+//! maximum-length disguised reply against a two-contact customer text).
 //!
 //! With `TEST_DATABASE_URL`/`TEST_REDIS_URL` set (`source /tmp/ob-env`), the
 //! store step (one transaction: insert the draft + tag the ticket) is timed
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion};
 use opsbridge::ai::prompt::{self, CustomerContact, PromptInput};
+use opsbridge::ai::schema::{ModelDraft, MAX_REPLY_CHARS};
 use opsbridge::ai::{guard, openai, store};
 use opsbridge::db::Sql;
 use serde_json::{json, Value};
@@ -72,6 +75,35 @@ fn pipeline(answer: &[u8], allow: &[String]) -> usize {
     let v = guard::decide(false, MESSAGE, &c.draft, allow);
     black_box(v);
     sent.len()
+}
+
+/// The worst case the guard meets: a reply of the longest allowed length
+/// full of disguised phrases, links and non-ASCII text, against a customer
+/// text of two full contacts.
+fn worst_case(draft: &ModelDraft) -> (ModelDraft, String) {
+    const DISGUISED: &str = "Y0ur r e f u n d is on its way, see https://d\u{43e}cs.example.com/x \
+        and write to help@\u{435}xample.com; ｐｌａｎ ｐｒｅｍｉｕｍ, mot de passe, contraseña, \
+        Rückerstattung, ref\u{200b}und, adm1n. ";
+    let reply: String = DISGUISED.chars().cycle().take(MAX_REPLY_CHARS).collect();
+    let customer: String = MESSAGE
+        .chars()
+        .cycle()
+        .take(2 * prompt::MAX_CONTACT_CHARS)
+        .collect();
+    let mut worst = draft.clone();
+    worst.draft_reply = reply;
+    (worst, customer)
+}
+
+/// `n` timed runs of `f`.
+fn timed<T>(n: usize, mut f: impl FnMut() -> T) -> Vec<Duration> {
+    (0..n)
+        .map(|_| {
+            let started = Instant::now();
+            black_box(f());
+            started.elapsed()
+        })
+        .collect()
 }
 
 fn percentiles(label: &str, mut samples: Vec<Duration>) {
@@ -170,6 +202,17 @@ fn main() {
     percentiles(
         "pure pipeline (prompt + request JSON + parse + guardrails)",
         samples,
+    );
+    let draft = openai::read_answer(&serde_json::from_slice(&answer).unwrap())
+        .unwrap()
+        .draft;
+    let guard = timed(20_000, || guard::decide(false, MESSAGE, &draft, &allow));
+    percentiles("guardrails alone (realistic draft)", guard);
+    let (worst, customer) = worst_case(&draft);
+    let guard = timed(2_000, || guard::decide(false, &customer, &worst, &allow));
+    percentiles(
+        "guardrails alone (4,000-char disguised reply, 8,000-char customer text)",
+        guard,
     );
     tokio::runtime::Runtime::new()
         .unwrap()

@@ -5,7 +5,8 @@
 //! - [`prompt`] + [`redact`]: the input, built only from approved fields.
 //! - [`openai`]: the Chat Completions call (Structured Outputs);
 //!   [`schema`]: the strict output contract and its parser.
-//! - [`guard`]: the guardrails (`pending_approval` or `ready`).
+//! - [`guard`]: the guardrails (`pending_approval` or `ready`), reading
+//!   normalised text against meaning families kept as data.
 //! - [`budget`]: daily per-member and global budgets in Redis.
 //! - [`job`]: the `ai_draft` outbox job and the intake hook;
 //!   [`store`]: the drafts SQL.

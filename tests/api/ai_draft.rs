@@ -2,12 +2,14 @@
 //! `ai_draft` job calls a fake OpenAI (wiremock, which records every
 //! request), drafts land in Postgres. Here: the happy path, the
 //! guardrails, failures and budgets; [`injection`]: the prompt-injection
-//! corpus and what the request may carry; [`admin`]: `POST /api/ai/draft`
-//! and the admin drafts API.
+//! corpus and what the request may carry; [`guardrails`]: disguised and
+//! translated promises from the guard's corpus, metadata and hidden
+//! characters; [`admin`]: `POST /api/ai/draft` and the admin drafts API.
 
 #[allow(unused_imports)]
 use opsbridge::db::Sql;
 mod admin;
+mod guardrails;
 mod injection;
 
 use std::collections::HashMap;
