@@ -3,6 +3,7 @@
 //! tables grow). The benchmark (`scripts/bench/watchdog.sh`) shows the same
 //! plans with 1M old jobs, events and requests, and the rows they read.
 
+use opsbridge::watchdog::requests;
 use opsbridge::watchdog::rules::{backlog, integration, provisioning};
 
 use crate::helpers::spawn_app;
@@ -48,7 +49,7 @@ fn indexes(plan: &str) -> Vec<&str> {
 }
 
 #[tokio::test]
-async fn each_rule_query_reads_its_own_index_and_never_scans_a_table() {
+async fn each_rule_query_and_the_prune_read_an_index_and_never_scan_a_table() {
     let t = spawn_app().await;
     let client = t.direct().await;
     for (sql, args, want) in [
@@ -66,6 +67,11 @@ async fn each_rule_query_reads_its_own_index_and_never_scans_a_table() {
             backlog::SQL,
             "ARRAY['crm_upsert', 'app_webhook'], now(), 1000",
             vec!["jobs_due"],
+        ),
+        (
+            requests::PRUNE_SQL,
+            "now(), 5000",
+            vec!["integration_requests_pkey"],
         ),
     ] {
         let plan = generic_plan(&client, sql, args).await;
