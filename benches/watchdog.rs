@@ -7,7 +7,8 @@
 //! For each rule query it prints the plan's scans with the rows they read
 //! and the buffers touched, and FAILS if any plan scans a table; then it
 //! times `RUNS` whole runs (Redis reads, the three Postgres queries, the
-//! open-incident read and the prune) and prints median, p95 and max.
+//! open-incident read) and prints median, p95 and max, then each part
+//! alone, and the sweep's prune of `integration_requests` (a sweep hook).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -170,7 +171,7 @@ async fn breakdown(app: &App, runs: usize) {
     for (i, name) in [
         "open incidents",
         "rules (Redis + one Postgres round trip)",
-        "prune",
+        "prune (sweep hook)",
         "SELECT 1",
     ]
     .into_iter()
@@ -273,7 +274,6 @@ async fn main() {
             s.opened.is_empty() && s.open.is_empty(),
             "the seeded data is healthy: {s:?}"
         );
-        assert_eq!(s.pruned, 0);
     }
     println!(
         "watchdog run ({runs} runs): {} (target < 50 ms)",

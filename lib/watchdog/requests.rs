@@ -139,8 +139,8 @@ pub async fn record(
 
 /// Deletes up to [`PRUNE_BATCH`] rows older than [`RETENTION_DAYS`]. Only
 /// the oldest ids are looked at (rows are written in time order), never
-/// the table; and when the very oldest row is recent enough (every run but
-/// about one in a few thousand), the one-time check ends the statement
+/// the table; and when the very oldest row is recent enough (nearly every
+/// sweep), the one-time check ends the statement
 /// after one primary-key probe.
 pub async fn prune(client: &impl Sql, now: DateTime<Utc>) -> anyhow::Result<u64> {
     let before = now - Duration::days(RETENTION_DAYS);
