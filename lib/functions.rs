@@ -91,6 +91,14 @@ pub const AI_DRAFT: Function = Function {
     router: crate::ai::router,
 };
 
+/// `GET /api/cron/watchdog` (incident rules over the flows).
+pub const WATCHDOG: Function = Function {
+    name: "cron-watchdog",
+    file: "api/cron/watchdog.rs",
+    needs: &[Need::Cron],
+    router: crate::watchdog::router,
+};
+
 /// Every function, in the order the local server mounts them.
 pub const ALL: &[&Function] = &[
     &HEALTH,
@@ -102,6 +110,7 @@ pub const ALL: &[&Function] = &[
     &MEMBERS_ACCESS,
     &STRIPE_CATCHUP,
     &AI_DRAFT,
+    &WATCHDOG,
 ];
 
 /// The merge of every function's router: what `scripts/dev` serves, so local

@@ -39,6 +39,8 @@
 //! - [`cronlog`]: the history of cron runs.
 //! - [`health`]: `GET /api/health`.
 //! - [`admin`]: the admin API and console.
+//! - [`watchdog`]: incident rules over the flows (the watchdog cron), incidents
+//!   and their Slack alerts.
 //!
 //! # Where a Stripe event becomes a CRM upsert
 //!
@@ -77,6 +79,7 @@ pub mod state;
 pub mod stripe;
 pub mod support;
 pub mod telemetry;
+pub mod watchdog;
 
 pub use config::{Config, Need};
 pub use state::App;
@@ -128,6 +131,8 @@ mod table_owner_tests {
         ("catchup_state", "lib/catchup/"),
         ("cron_runs", "lib/cronlog.rs"),
         ("feature_flags", "lib/flags.rs"),
+        ("incidents", "lib/watchdog/"),
+        ("integration_requests", "lib/watchdog/"),
     ];
 
     fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -28,7 +28,8 @@ pub fn router(app: App) -> Router {
         .merge(members::router(app.clone()))
         .merge(overview::router(app.clone()))
         .merge(flags::router(app.clone()))
-        .merge(export::router(app.clone()));
+        .merge(export::router(app.clone()))
+        .merge(crate::watchdog::admin_router(app.clone()));
     // The console page and its assets are static and public; a browser's
     // `GET /api/admin` gets the page, everything else the authenticated API.
     api.route_layer(middleware::from_fn_with_state(app, auth::require_admin))
@@ -47,6 +48,7 @@ async fn index() -> Json<Value> {
             "POST /api/admin/jobs/retry",
             "GET /api/admin/members?email=|stripe_customer_id=|user_id=|id=",
             "GET /api/admin/overview",
+            "GET /api/admin/incidents?status=open|resolved",
             "GET /api/admin/flags",
             "POST /api/admin/flags/{name}",
             "GET /api/admin/events/export?since=&until=&cursor=&limit=",

@@ -2,8 +2,8 @@
 //! dependency health (the same checks as `/api/health`), the outbox by state
 //! and by reason, how old the oldest waiting job is, each `vercel.json` cron's
 //! last run and whether one was missed, Stripe signature failures in the last
-//! hour, manual interventions this week, and the business outcomes of
-//! `GET /api/admin/metrics`.
+//! hour, manual interventions this week, the open incidents, and the
+//! business outcomes of `GET /api/admin/metrics`.
 //!
 //! A cron counts as missed when the run due after its last start is overdue
 //! by more than max(2 min, 1.5 × its interval): 3 minutes for the
@@ -75,6 +75,7 @@ async fn from_postgres(app: &App, now: DateTime<Utc>) -> anyhow::Result<Value> {
         "outbox": outbox(client, now).await?,
         "crons": crons(client, now).await?,
         "interventions": interventions(client, now).await?,
+        "incidents": crate::watchdog::open_for_overview(client).await?,
         "metrics": metrics,
     }))
 }

@@ -156,6 +156,7 @@ pub(super) fn load(
         support_rate_limit_per_email: r
             .number("SUPPORT_RATE_LIMIT_PER_EMAIL", 5i64)
             .clamp(1, 1_000_000),
+        watch: super::watch::read_watch(&mut r),
     };
     if r.problems.is_empty() {
         Ok(config)

@@ -9,10 +9,12 @@
 mod env;
 mod load;
 mod read;
+mod watch;
 mod zendesk;
 
 pub use env::{redis_prefix, DeployEnv};
 pub use load::{ConfigError, Problem};
+pub use watch::WatchSettings;
 pub use zendesk::Zendesk;
 
 use crate::secret::Secret;
@@ -226,6 +228,8 @@ pub struct Config {
     /// Support intake posts per email per hour
     /// (`SUPPORT_RATE_LIMIT_PER_EMAIL`, default 5).
     pub support_rate_limit_per_email: i64,
+    /// The watchdog's window and thresholds (`WATCH_*`).
+    pub watch: WatchSettings,
 }
 
 impl Config {

@@ -60,6 +60,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_zendesk",
         include_str!("../../migrations/0010_zendesk.sql"),
     ),
+    (
+        "0011_watchdog",
+        include_str!("../../migrations/0011_watchdog.sql"),
+    ),
 ];
 
 /// Advisory lock key: "opsbridge" in ASCII, so it cannot clash by accident.

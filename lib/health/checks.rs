@@ -64,10 +64,14 @@ impl Report {
 
 /// Runs every check concurrently.
 pub async fn run(app: &App) -> Report {
-    let (pg, redis, catchup) =
-        tokio::join!(postgres(app), redis(app), crate::catchup::health_check(app));
+    let (pg, redis, catchup, incidents) = tokio::join!(
+        postgres(app),
+        redis(app),
+        crate::catchup::health_check(app),
+        crate::watchdog::health_check(app)
+    );
     Report {
-        checks: vec![config(app), pg, redis, catchup],
+        checks: vec![config(app), pg, redis, catchup, incidents],
     }
 }
 

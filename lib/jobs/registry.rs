@@ -31,6 +31,7 @@ pub const PRUNE: &[SweepHook] = &[
         run: |app, now| Box::pin(prune_succeeded(app, now)),
     },
     crate::support::idempotency::PRUNE_HOOK,
+    crate::watchdog::requests::PRUNE_HOOK,
 ];
 
 /// Succeeded jobs past their retention.

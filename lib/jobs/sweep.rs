@@ -193,7 +193,12 @@ async fn execute(
         .filter(|(_, r)| r.is_ok())
         .map(|(j, _)| (j.id, j.attempts))
         .collect();
-    s.succeeded += store::succeed(&client, &done, duration_ms, now).await?;
+    // The watchdog's request record, pipelined with the success write.
+    let (succeeded, ()) = tokio::join!(
+        store::succeed(&client, &done, duration_ms, now),
+        crate::watchdog::record_requests(&client, kind, &results, now)
+    );
+    s.succeeded += succeeded?;
     let mut client = Some(client);
     for (job, result) in jobs.iter().zip(results) {
         if let Err(e) = result {

@@ -87,7 +87,12 @@ async fn webhook(
     let event = RawEvent::parse(&body).map_err(|e| WebhookError::Invalid(e.to_string()))?;
     let payload: serde_json::Value =
         serde_json::from_slice(&body).map_err(|_| WebhookError::Invalid("invalid JSON".into()))?;
-    let ingested = match ingest(&app, &event, &payload, Via::Webhook).await {
+    // The watchdog's "a delivery verified" marker, sent alongside the ingest.
+    let (ingested, ()) = tokio::join!(
+        ingest(&app, &event, &payload, Via::Webhook),
+        crate::watchdog::signals::stripe_verified(&app)
+    );
+    let ingested = match ingested {
         Ok(i) => i,
         Err(IngestError::InFlight) => return Err(WebhookError::InFlight),
         Err(IngestError::Store(e)) => {
@@ -111,4 +116,5 @@ async fn count_signature_failure(app: &App) {
         .kv
         .incr_window(&format!("stats:stripe_sig_fail:{hour}"), 1, 2 * 3600 * 1000)
         .await;
+    crate::watchdog::signals::stripe_signature_failed(app).await;
 }

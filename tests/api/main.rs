@@ -23,4 +23,5 @@ mod stripe_catchup;
 mod stripe_ordering;
 mod stripe_webhook;
 mod support_intake;
+mod watchdog;
 mod zendesk;

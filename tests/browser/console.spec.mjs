@@ -84,6 +84,21 @@ test('signs in with the token kept in this tab only, and refuses a wrong one', a
   });
 });
 
+test('shows the open incident the watchdog opened, with its summary and no email', async () => {
+  const open = (await api('/api/admin/incidents?status=open')).body.incidents;
+  assert.equal(open.length, 1, `seeded incidents: ${JSON.stringify(open)}`);
+  await withPage('incidents', DESKTOP, async (page) => {
+    await signIn(page);
+    const card = page.locator('#card-incidents');
+    const list = card.getByRole('list', { name: 'Open incidents' });
+    await list.getByText('integration_failing · hubspot', { exact: true }).waitFor();
+    await list.getByText('failed requests in the last 10 min', { exact: false }).waitFor();
+    const text = await card.innerText();
+    assert.match(text, /invalid_payload, HTTP 400/);
+    assert.doesNotMatch(text, /@/, 'no email in an incident');
+  });
+});
+
 test('finds a member and shows one timeline, with hostile text as text', async () => {
   await withPage('member', DESKTOP, async (page) => {
     await signIn(page);
@@ -175,6 +190,7 @@ test('works at 390 px with the keyboard: every section fits, a switch pauses and
     await page.keyboard.press('Enter');
     await page.locator('#card-outbox .chips').waitFor();
     await page.locator('#card-tickets .item').first().waitFor();
+    await page.locator('#card-incidents li').first().waitFor();
     assert.ok(await fits(page), 'overview fits 390 px');
     await page.screenshot({ path: `${ARTIFACTS}console-390.png`, fullPage: true });
     await page.getByRole('button', { name: 'Dead letters' }).focus();

@@ -1,6 +1,7 @@
-// Overview: health, outbox, crons, signature failures, business outcomes,
-// manual interventions (GET /api/admin/overview), then the Stripe catch-up
-// and open tickets when those endpoints exist on this deployment.
+// Overview: open incidents, health, outbox, crons, signature failures,
+// business outcomes, manual interventions (GET /api/admin/overview), then
+// the Stripe catch-up and open tickets when those endpoints exist on this
+// deployment.
 
 import { api, notAvailable } from './api.js';
 import {
@@ -14,11 +15,25 @@ function body(card) {
   return byId(card).querySelector('.body');
 }
 
+/** The watchdog's open incidents, newest first, each with its summary. */
+function renderIncidents(incidents) {
+  const node = body('card-incidents');
+  if (!incidents) return state(node, 'error', 'Incidents unavailable.');
+  if (!incidents.length) return state(node, 'empty', 'No open incident: every watched flow is healthy.');
+  const list = h('ul', { class: 'rows', 'aria-label': 'Open incidents' });
+  for (const i of incidents) {
+    list.append(h('li', {}, h('strong', { text: i.key ? `${i.kind} · ${i.key}` : i.kind }), badge('open', 'bad'),
+      h('span', { class: 'summary' }, h('span', { class: 'muted', text: `Opened ${ago(i.opened_at)}. ` }), i.summary)));
+  }
+  node.replaceChildren(list);
+}
+
 function renderHealth(health) {
   const checks = Object.entries((health && health.checks) || {});
   const list = h('ul', { class: 'rows' });
   for (const [name, check] of checks) {
-    const note = check.error || (check.latency_ms !== undefined ? `${check.latency_ms} ms` : '');
+    const open = check.open !== undefined && check.open !== null ? `${check.open} open` : '';
+    const note = check.error || (check.latency_ms !== undefined ? `${check.latency_ms} ms` : open);
     list.append(h('li', {}, h('span', { text: name }), badge(check.ok ? 'ok' : 'failing'),
       h('span', { class: 'muted', text: note })));
   }
@@ -130,6 +145,7 @@ export async function load() {
   const note = data.store_error ? 'Postgres did not answer: some figures are missing.' : '';
   status(line, note ? 'error' : 'ok', note || 'Updated ');
   if (!note) line.append(time(data.generated_at));
+  renderIncidents(data.incidents);
   renderHealth(data.health);
   renderOutbox(data.outbox);
   renderCrons(data.crons);
