@@ -193,5 +193,4 @@ fn has_amount(plain: &str) -> bool {
 #[cfg(test)]
 mod corpus;
 #[cfg(test)]
-#[path = "guard_tests.rs"]
 mod tests;

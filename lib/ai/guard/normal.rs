@@ -247,5 +247,4 @@ fn joined(folded: &str) -> (Vec<String>, Vec<String>) {
 }
 
 #[cfg(test)]
-#[path = "normal_tests.rs"]
 mod tests;
