@@ -122,21 +122,7 @@ async fn join(
     intake: &Intake,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    tx.execute(
-        r#"INSERT INTO ticket_messages (ticket_id, contact_n, name, subject, message, source, metadata, received_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"#,
-        &[
-            &ticket_id,
-            &n,
-            &intake.name,
-            &intake.subject,
-            &intake.message,
-            &intake.source.as_str(),
-            &intake.metadata.to_json(),
-            &now,
-        ],
-    )
-    .await?;
+    super::store::insert_message(tx, ticket_id, n, intake, now).await?;
     tx.execute(
         r#"UPDATE tickets SET contact_count = $2, updated_at = $3,
                   tags = CASE WHEN $4 = ANY(tags) THEN tags ELSE array_append(tags, $4) END

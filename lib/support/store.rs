@@ -154,15 +154,12 @@ pub async fn insert(
     Ok(row.get(0))
 }
 
-/// Adds contact `n` to an open ticket with the combined decision (never
-/// lower) and a fresh snapshot.
-pub async fn add_contact(
+/// Stores contact `n`'s message on a ticket.
+pub async fn insert_message(
     tx: &impl Sql,
     ticket_id: Uuid,
     n: i32,
     intake: &Intake,
-    d: &Decision,
-    snapshot: &Value,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     tx.execute(
@@ -181,6 +178,21 @@ pub async fn add_contact(
     )
     .await
     .context("Failed to add a message to a ticket")?;
+    Ok(())
+}
+
+/// Adds contact `n` to an open ticket with the combined decision (never
+/// lower) and a fresh snapshot.
+pub async fn add_contact(
+    tx: &impl Sql,
+    ticket_id: Uuid,
+    n: i32,
+    intake: &Intake,
+    d: &Decision,
+    snapshot: &Value,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    insert_message(tx, ticket_id, n, intake, now).await?;
     tx.execute(
         r#"UPDATE tickets SET contact_count = $2, priority = $3, needs_human = $4, reasons = $5,
                tags = $6, member_snapshot = $7, last_contact_at = $8, updated_at = $8

@@ -362,3 +362,30 @@ impl TestApp {
             .get(0)
     }
 }
+
+/// The generic plan of `sql` on this test's (empty) tables, as text: the
+/// plan a pooled connection keeps once it settles on a generic one. Needs a
+/// session of its own ([`TestApp::direct`]): PREPARE and SET.
+pub async fn generic_plan(client: &tokio_postgres::Client, sql: &str, args: &str) -> String {
+    client
+        .batch_execute(&format!(
+            "SET plan_cache_mode = force_generic_plan; PREPARE probe AS {sql}"
+        ))
+        .await
+        .unwrap();
+    let rows = client
+        .simple_query(&format!("EXPLAIN EXECUTE probe({args})"))
+        .await
+        .unwrap();
+    client
+        .batch_execute("DEALLOCATE probe; RESET plan_cache_mode")
+        .await
+        .unwrap();
+    rows.iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -6,32 +6,7 @@
 use opsbridge::watchdog::requests;
 use opsbridge::watchdog::rules::{backlog, integration, provisioning};
 
-use crate::helpers::spawn_app;
-
-/// The generic plan of `sql` on this test's empty tables, as text.
-async fn generic_plan(client: &tokio_postgres::Client, sql: &str, args: &str) -> String {
-    client
-        .batch_execute(&format!(
-            "SET plan_cache_mode = force_generic_plan; PREPARE probe AS {sql}"
-        ))
-        .await
-        .unwrap();
-    let rows = client
-        .simple_query(&format!("EXPLAIN EXECUTE probe({args})"))
-        .await
-        .unwrap();
-    client
-        .batch_execute("DEALLOCATE probe; RESET plan_cache_mode")
-        .await
-        .unwrap();
-    rows.iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use crate::helpers::{generic_plan, spawn_app};
 
 /// The names of the indexes `plan` scans, deduplicated, in order.
 fn indexes(plan: &str) -> Vec<&str> {
