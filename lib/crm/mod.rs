@@ -8,10 +8,12 @@
 //!
 //! - [`hubspot`]: a member as a HubSpot contact; the `crm_upsert` delivery.
 //! - [`sync`]: which request each member needs (one contact per person).
+//! - `merges`: contacts owed a merge, and an address another contact holds.
 //! - [`api`]: HubSpot's contacts API, each request limited and classified.
 
 pub mod api;
 pub mod hubspot;
+mod merges;
 pub mod sync;
 
 pub use sync::upsert_batch;

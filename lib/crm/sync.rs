@@ -21,8 +21,8 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::api;
 use super::hubspot::{input, update_input};
+use super::{api, merges};
 use crate::config::HubSpot;
 use crate::jobs::{Job, JobError, Reason};
 use crate::members::synced::{self, mark_crm_synced, Synced};
@@ -31,10 +31,10 @@ use crate::state::App;
 
 /// One member of the batch: its job's index, the member, its email.
 #[derive(Clone)]
-struct Item {
-    index: usize,
-    member: Member,
-    email: String,
+pub(super) struct Item {
+    pub(super) index: usize,
+    pub(super) member: Member,
+    pub(super) email: String,
 }
 
 /// Runs a batch of `crm_upsert` jobs; one result per job, in order.
@@ -75,7 +75,7 @@ pub async fn upsert_batch(app: &App, jobs: &[Job]) -> Vec<Result<(), JobError>> 
             }
         }
     }
-    let items = merge_owed(app, &hub, items, &mut results).await;
+    let items = merges::merge_owed(app, &hub, items, &mut results).await;
     let (by_id, by_email): (Vec<Item>, Vec<Item>) = items
         .into_iter()
         .partition(|i| i.member.crm_contact_id.is_some());
@@ -87,58 +87,6 @@ pub async fn upsert_batch(app: &App, jobs: &[Job]) -> Vec<Result<(), JobError>> 
 
 async fn load(app: &App, ids: &[Uuid]) -> anyhow::Result<HashMap<Uuid, Member>> {
     synced::load_many(&app.db.get().await?, ids).await
-}
-
-/// Step 1: HubSpot merges owed to members of the batch. A member whose merge
-/// fails keeps its error and leaves the batch.
-async fn merge_owed(
-    app: &App,
-    hub: &HubSpot,
-    items: Vec<Item>,
-    results: &mut [Result<(), JobError>],
-) -> Vec<Item> {
-    let survivors: Vec<Uuid> = items
-        .iter()
-        .filter(|i| i.member.crm_contact_id.is_some())
-        .map(|i| i.member.id)
-        .collect();
-    if survivors.is_empty() {
-        return items;
-    }
-    let owed = match app.db.get().await {
-        Ok(conn) => synced::pending_crm_merges(&conn, &survivors).await,
-        Err(e) => Err(e.into()),
-    };
-    let owed = match owed {
-        Ok(o) => o,
-        Err(e) => {
-            for i in &items {
-                results[i.index] = Err(JobError::store(&e));
-            }
-            return Vec::new();
-        }
-    };
-    let mut kept = Vec::new();
-    for mut item in items {
-        for merge in owed.iter().filter(|m| m.survivor == item.member.id) {
-            let primary = item.member.crm_contact_id.clone().unwrap_or_default();
-            let merged = match api::merge(app, hub, &primary, &merge.contact_id).await {
-                Ok(id) => synced::crm_contacts_merged(&app.db, merge, &id, app.clock.now())
-                    .await
-                    .map(|()| id)
-                    .map_err(|e| JobError::store(&e)),
-                Err(e) => Err(e),
-            };
-            match merged {
-                Ok(id) => item.member.crm_contact_id = Some(id),
-                Err(e) => results[item.index] = Err(e),
-            }
-        }
-        if results[item.index].is_ok() {
-            kept.push(item);
-        }
-    }
-    kept
 }
 
 /// Steps 2 to 4: members with a contact id, updated by id. Returns the ones
@@ -173,7 +121,7 @@ async fn update_by_id(
             ..
         }) => {
             let item = items.into_iter().next().expect("one item");
-            resolve_conflict(app, hub, item, existing, results).await
+            merges::resolve_conflict(app, hub, item, existing, results).await
         }
         Ok(updated) => {
             let (gone, done): (Vec<Item>, Vec<Item>) = items
@@ -203,65 +151,6 @@ async fn alone(
         gone.extend(Box::pin(update_by_id(app, hub, vec![item], results)).await);
     }
     gone
-}
-
-/// Step 4: the member's new address belongs to contact `existing`. Merged
-/// into the member's own contact unless it is another member's; then the
-/// update is tried once more.
-async fn resolve_conflict(
-    app: &App,
-    hub: &HubSpot,
-    item: Item,
-    existing: Option<String>,
-    results: &mut [Result<(), JobError>],
-) -> Vec<(Item, bool)> {
-    let Some(other) = existing else {
-        results[item.index] = Err(JobError::permanent(
-            Reason::InvalidPayload,
-            "the new email belongs to another HubSpot contact",
-        ));
-        return Vec::new();
-    };
-    let mine = item.member.id.to_string();
-    let outcome = match api::member_of(app, hub, &other).await {
-        Ok(Some(owner)) if owner != mine => Err(JobError::permanent(
-            Reason::InvalidPayload,
-            "the new email belongs to another member's HubSpot contact: a person decides",
-        )),
-        Ok(_) => api::merge(app, hub, contact(&item), &other).await,
-        Err(e) => Err(e),
-    };
-    match outcome {
-        Ok(merged) => {
-            let mut item = item;
-            item.member.crm_contact_id = Some(merged.clone());
-            let inputs = [update_input(&merged, &item.member, &item.email)];
-            match api::update(app, hub, &inputs).await {
-                Ok(api::Updated {
-                    conflict: None,
-                    not_found,
-                    ..
-                }) if not_found.is_empty() => {
-                    let ids = HashMap::from([(item.email.clone(), merged)]);
-                    record(app, std::slice::from_ref(&item), &ids, true, results).await;
-                }
-                Ok(_) => {
-                    results[item.index] = Err(JobError::Retryable {
-                        reason: Reason::Upstream4xx,
-                        status: Some(409),
-                        retry_after: None,
-                        message: "HubSpot still reports a conflict after the merge".into(),
-                    })
-                }
-                Err(e) => results[item.index] = Err(e),
-            }
-            Vec::new()
-        }
-        Err(e) => {
-            results[item.index] = Err(e);
-            Vec::new()
-        }
-    }
 }
 
 /// Step 5: upsert by email (`replace`: the member's recorded contact is gone).
@@ -310,7 +199,7 @@ async fn upsert_by_email(
 /// Marks members synced up to the sequence sent and records contact ids.
 /// A failure here fails the jobs (`store`): the write reached HubSpot, and
 /// the retry converges (an update by id, or an upsert by the same email).
-async fn record(
+pub(super) async fn record(
     app: &App,
     items: &[Item],
     contacts: &HashMap<String, String>,
@@ -340,6 +229,6 @@ async fn record(
     }
 }
 
-fn contact(item: &Item) -> &str {
+pub(super) fn contact(item: &Item) -> &str {
     item.member.crm_contact_id.as_deref().unwrap_or_default()
 }

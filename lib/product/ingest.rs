@@ -100,7 +100,7 @@ async fn duplicate(
     client: &impl crate::db::Sql,
     event: &AppEvent,
 ) -> anyhow::Result<Option<Ingested>> {
-    let found = store::of_event(client, "app", event.id.as_str()).await?;
+    let found = crate::members::lookup::of_event(client, "app", event.id.as_str()).await?;
     Ok(found.map(|(member_id, state)| Ingested {
         duplicate: true,
         member_id,
@@ -219,7 +219,8 @@ async fn known_user(
     user_id: &str,
     event: &AppEvent,
 ) -> Result<Option<Member>, MemberEventError> {
-    let found = store::lock_user_or_email(tx, user_id, event.email.as_str()).await?;
+    let found =
+        crate::members::lookup::lock_user_or_email(tx, user_id, event.email.as_str()).await?;
     let by_user = found
         .iter()
         .find(|m| m.app_user_id.as_deref() == Some(user_id));
