@@ -7,7 +7,7 @@
 //! are printed (`cargo test --lib corpus -- --nocapture`).
 
 use super::*;
-use crate::ai::schema::{Category, ModelDraft, Urgency};
+use crate::ai::schema::ModelDraft;
 
 const RISKY: &str = include_str!("corpus/risky.txt");
 const BENIGN: &str = include_str!("corpus/benign.txt");
@@ -64,14 +64,8 @@ fn unescape(text: &str) -> String {
 /// The verdict on `reply` from a model that hides everything.
 fn judge(reply: &str) -> Verdict {
     let d = ModelDraft {
-        category: Category::HowTo,
-        urgency: Urgency::Normal,
-        summary: "s".into(),
-        draft_reply: reply.into(),
-        mentions_billing_change: false,
-        mentions_access_change: false,
-        mentions_refund: false,
         confidence: 1.0,
+        ..super::tests::draft(reply)
     };
     decide(
         false,

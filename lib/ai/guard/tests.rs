@@ -3,7 +3,8 @@
 use super::*;
 use crate::ai::schema::{Category, ModelDraft, Urgency};
 
-fn draft(reply: &str) -> ModelDraft {
+/// A benign how-to draft saying `reply` (the corpus uses it too).
+pub(super) fn draft(reply: &str) -> ModelDraft {
     ModelDraft {
         category: Category::HowTo,
         urgency: Urgency::Normal,
