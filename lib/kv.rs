@@ -188,6 +188,55 @@ impl Kv {
         self.call(|mut c, _| async move { c.get(k).await }).await
     }
 
+    /// Claims many keys in one round trip: for each `(key, token)`,
+    /// `SET key token NX PX ttl` then `GET key`, pipelined. The value read
+    /// says who holds the key: our token (claimed, also on the retry after a
+    /// dropped connection, when the first attempt may have set it), another
+    /// value (its holder's), or nothing (expired in between: unclaimed).
+    pub async fn claim_many(
+        &self,
+        claims: &[(&str, &str)],
+        ttl_ms: u64,
+    ) -> Result<Vec<Option<String>>, KvError> {
+        let keys: Vec<String> = claims.iter().map(|(k, _)| self.key(k)).collect();
+        let (keys, claims) = (&keys, claims);
+        self.call(|mut c, _| async move {
+            let mut pipe = redis::pipe();
+            for (key, (_, token)) in keys.iter().zip(claims) {
+                pipe.cmd("SET")
+                    .arg(key)
+                    .arg(token)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl_ms)
+                    .ignore()
+                    .cmd("GET")
+                    .arg(key);
+            }
+            pipe.query_async::<Vec<Option<String>>>(&mut c).await
+        })
+        .await
+    }
+
+    /// `SET key value PX ttl` for many keys, pipelined: one round trip.
+    pub async fn set_many(&self, keys: &[&str], value: &str, ttl_ms: u64) -> Result<(), KvError> {
+        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
+        let keys = &keys;
+        self.call(|mut c, _| async move {
+            let mut pipe = redis::pipe();
+            for key in keys {
+                pipe.cmd("SET")
+                    .arg(key)
+                    .arg(value)
+                    .arg("PX")
+                    .arg(ttl_ms)
+                    .ignore();
+            }
+            pipe.query_async::<()>(&mut c).await
+        })
+        .await
+    }
+
     /// Deletes `key` only while it still holds `value` (releasing a claim we
     /// own without removing someone else's).
     pub async fn del_if_eq(&self, key: &str, value: &str) -> Result<bool, KvError> {

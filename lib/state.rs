@@ -29,6 +29,8 @@ pub struct App {
     pub http: reqwest::Client,
     /// The clock.
     pub clock: SharedClock,
+    /// The group commit of Stripe events (one per instance).
+    pub stripe_writer: Arc<crate::stripe::writer::Writer>,
 }
 
 impl App {
@@ -53,6 +55,7 @@ impl App {
             kv: Arc::new(kv),
             http,
             clock,
+            stripe_writer: Default::default(),
         })
     }
 

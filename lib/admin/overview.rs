@@ -44,6 +44,8 @@ async fn overview(State(app): State<App>) -> Json<Value> {
         "generated_at": now,
         "health": report.to_json(),
         "signature_failures": sig,
+        // This instance's group commit (in memory: other instances have their own).
+        "stripe_writer": app.stripe_writer.stats(),
     });
     match stores {
         Ok(Value::Object(parts)) => {

@@ -68,6 +68,57 @@ pub async fn insert(tx: &impl Sql, e: &NewEvent<'_>) -> anyhow::Result<Option<i6
     Ok(row.map(|r| r.get(0)))
 }
 
+/// Inserts several events with one statement and NO conflict clause: a
+/// conflict on `UNIQUE (source, event_id)` fails the statement, so the
+/// transaction aborts and a `COMMIT` pipelined behind it becomes a rollback
+/// (the group commit relies on this: an event stored meanwhile by another
+/// instance means the batch is retried event by event). See
+/// [`is_duplicate`].
+pub async fn insert_all<'a>(tx: &impl Sql, events: &[NewEvent<'a>]) -> anyhow::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let col = |f: fn(&NewEvent<'a>) -> &'a str| events.iter().map(f).collect::<Vec<&str>>();
+    let sources = col(|e| e.source);
+    let ids = col(|e| e.event_id);
+    let types = col(|e| e.event_type);
+    let outcomes = col(|e| e.outcome);
+    let vias = col(|e| e.via);
+    let created: Vec<DateTime<Utc>> = events.iter().map(|e| e.created).collect();
+    let livemode: Vec<Option<bool>> = events.iter().map(|e| e.livemode).collect();
+    let accounts: Vec<Option<&str>> = events.iter().map(|e| e.account).collect();
+    let versions: Vec<Option<&str>> = events.iter().map(|e| e.api_version).collect();
+    let payloads: Vec<&Value> = events.iter().map(|e| e.payload).collect();
+    let received: Vec<DateTime<Utc>> = events.iter().map(|e| e.received_at).collect();
+    let members: Vec<Option<Uuid>> = events.iter().map(|e| e.member_id).collect();
+    tx.execute(
+        INSERT_ALL,
+        &[
+            &sources, &ids, &types, &created, &livemode, &accounts, &versions, &payloads,
+            &outcomes, &vias, &received, &members,
+        ],
+    )
+    .await
+    .context("Failed to store the events")?;
+    Ok(())
+}
+
+/// The statement of [`insert_all`].
+pub const INSERT_ALL: &str = r#"INSERT INTO events (source, event_id, type, created, livemode, account, api_version,
+                       payload, outcome, via, received_at, member_id)
+   SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::bool[], $6::text[],
+                        $7::text[], $8::jsonb[], $9::text[], $10::text[], $11::timestamptz[], $12::uuid[])"#;
+
+/// True when `e` (anywhere in its chain) is the `events` unique constraint
+/// failing: the event is already stored.
+pub fn is_duplicate(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<tokio_postgres::Error>()
+            .and_then(|e| e.as_db_error())
+            .is_some_and(|d| d.constraint() == Some("events_source_event_id"))
+    })
+}
+
 /// Records what an event did (`applied`, `stale`, `unhandled`, `invalid`)
 /// and the member it concerned on its stored row.
 pub async fn record_outcome(

@@ -64,6 +64,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_watchdog",
         include_str!("../../migrations/0011_watchdog.sql"),
     ),
+    (
+        "0012_plan_watermark",
+        include_str!("../../migrations/0012_plan_watermark.sql"),
+    ),
 ];
 
 /// Advisory lock key: "opsbridge" in ASCII, so it cannot clash by accident.

@@ -78,11 +78,13 @@ pub(crate) async fn sent_then<A, T>(
     then: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
     futures::pin_mut!(first);
-    let sent = futures::poll!(first.as_mut());
-    let result = then.await;
-    match sent {
-        Poll::Ready(r) => r?,
-        Poll::Pending => first.await?,
+    // Both are polled until both are answered: a request whose answers
+    // nobody reads stalls the connection (tokio-postgres hands each
+    // request's answers over a one-slot channel), and `then`'s come after.
+    let (first, result) = match futures::poll!(first.as_mut()) {
+        Poll::Ready(r) => (r, then.await),
+        Poll::Pending => futures::future::join(first, then).await,
     };
+    first?;
     result
 }

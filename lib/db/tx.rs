@@ -71,6 +71,56 @@ impl Tx {
         self.end("ROLLBACK").await
     }
 
+    /// Prepares `statements` in direct mode (cached per connection: no round
+    /// trip once seen), so each goes on the wire in the first poll of its
+    /// future; nothing to do in transaction mode (unnamed statements are sent
+    /// whole). [`Tx::commit_behind`] needs this of its writes.
+    pub async fn prepare_all(&self, statements: &[&str]) -> Result<(), Error> {
+        if self.conn().mode == super::Mode::Direct {
+            let client = &self.conn().client;
+            futures::future::try_join_all(statements.iter().map(|s| client.prepare_cached(s)))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Sends `writes`, then `COMMIT` right behind them without waiting for
+    /// their answers: one round trip for the writes and the commit. Every
+    /// statement of `writes` must go on the wire in its first poll (direct
+    /// mode: prepared by [`Tx::prepare_all`]; no statement may wait for
+    /// another's answer), and the transaction must have begun. A failed write
+    /// aborts the transaction, so Postgres turns that `COMMIT` into a
+    /// rollback: its error is returned and nothing was written. An error of
+    /// the `COMMIT` itself (a connection lost) leaves the outcome unknown;
+    /// the caller answers "not stored" and the sender's retry finds a
+    /// duplicate if it did commit. The `Tx` is done afterwards: drop it.
+    pub async fn commit_behind<T>(
+        &self,
+        writes: impl Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        assert!(
+            self.begun.load(Ordering::SeqCst),
+            "commit_behind needs a begun transaction"
+        );
+        futures::pin_mut!(writes);
+        let first = futures::poll!(writes.as_mut());
+        // The writes keep being polled while COMMIT is answered: a request
+        // whose answers nobody reads stalls the connection (tokio-postgres
+        // hands each request's answers over a one-slot channel), and the
+        // COMMIT's answer comes after theirs.
+        let commit = self.conn().raw_batch("COMMIT");
+        let (written, committed) = match first {
+            std::task::Poll::Ready(written) => (written, commit.await),
+            std::task::Poll::Pending => futures::future::join(writes, commit).await,
+        };
+        // On a COMMIT error the Tx stays begun: dropped, its connection
+        // closes. Else the transaction is over (committed, or rolled back by
+        // a failed write) and the connection goes back to the pool on drop.
+        committed?;
+        self.begun.store(false, Ordering::SeqCst);
+        written
+    }
+
     async fn end(mut self, sql: &str) -> Result<Conn, Error> {
         if self.begun.load(Ordering::SeqCst) {
             // On failure `self` drops still begun: the connection is closed.
@@ -126,7 +176,9 @@ impl Sql for Tx {
         then: impl Future<Output = Result<T, Error>> + Send,
     ) -> Result<T, Error> {
         // `then`'s statements find the transaction begun and go out behind.
-        self.run(self.conn().raw_execute_then(sql, params, then))
+        // Boxed: nested by value through three layers, a large `then` (a
+        // batch's lookups) made futures of hundreds of KB in debug builds.
+        self.run(self.conn().raw_execute_then(sql, params, Box::pin(then)))
             .await
     }
 }

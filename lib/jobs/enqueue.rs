@@ -58,7 +58,7 @@ pub async fn enqueue(
 /// exists already.
 pub async fn enqueue_many(
     tx: &impl Sql,
-    jobs: &[NewJob],
+    jobs: &[&NewJob],
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Option<i64>>> {
     let kinds: Vec<&str> = jobs.iter().map(|j| j.kind.as_str()).collect();
@@ -69,12 +69,10 @@ pub async fn enqueue_many(
     let payloads: Vec<&Value> = jobs.iter().map(|j| &j.payload).collect();
     let rows = tx
         .query(
-            r#"INSERT INTO jobs (kind, dedupe_key, payload, member_id, sequence, max_attempts, run_at, created_at, updated_at)
-               SELECT k, d, p, m, s, a, $7, $7, $7
-               FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::uuid[], $5::int8[], $6::int4[]) AS t (k, d, p, m, s, a)
-               ON CONFLICT (dedupe_key) DO NOTHING
-               RETURNING id, dedupe_key"#,
-            &[&kinds, &keys, &payloads, &members, &sequences, &attempts, &now],
+            ENQUEUE_MANY,
+            &[
+                &kinds, &keys, &payloads, &members, &sequences, &attempts, &now,
+            ],
         )
         .await
         .context("Failed to enqueue jobs")?;
@@ -82,3 +80,11 @@ pub async fn enqueue_many(
         rows.iter().map(|r| (r.get(1), r.get(0))).collect();
     Ok(keys.iter().map(|k| ids.get(*k).copied()).collect())
 }
+
+/// The statement of [`enqueue_many`] (public for callers that prepare their
+/// statements before pipelining them behind `COMMIT`).
+pub const ENQUEUE_MANY: &str = r#"INSERT INTO jobs (kind, dedupe_key, payload, member_id, sequence, max_attempts, run_at, created_at, updated_at)
+               SELECT k, d, p, m, s, a, $7, $7, $7
+               FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::uuid[], $5::int8[], $6::int4[]) AS t (k, d, p, m, s, a)
+               ON CONFLICT (dedupe_key) DO NOTHING
+               RETURNING id, dedupe_key"#;

@@ -161,47 +161,96 @@ pub fn prepare(
 
 impl Change {
     /// Writes the member, `lines` on its timeline and, for an exported
-    /// change, its two jobs and its own timeline line. The statements are
-    /// independent (foreign keys to `members` are checked at commit), so they
-    /// are sent together (tokio-postgres pipelines concurrent queries on one
-    /// connection): one round trip, three statements.
+    /// change, its two jobs and its own timeline line: [`write_all`] for one.
     pub async fn write(
         self,
         tx: &impl Sql,
         m: &Member,
         now: DateTime<Utc>,
-        mut lines: Vec<Line>,
+        lines: Vec<Line>,
     ) -> anyhow::Result<Enqueued> {
-        let write_member = async {
-            if self.insert {
-                store::insert(tx, m, now).await
-            } else {
-                store::update(tx, m, now).await
+        // Boxed: the statements' futures nest deep (debug builds keep every
+        // layer on the caller's stack).
+        let mut enqueued = Box::pin(write_all(tx, vec![self.rows(m, now, lines)], now)).await?;
+        Ok(enqueued.pop().unwrap_or_default())
+    }
+
+    /// The rows this change writes (see [`Rows`]).
+    pub fn rows(self, m: &Member, now: DateTime<Utc>, mut lines: Vec<Line>) -> Rows<'_> {
+        let jobs = match self.exported {
+            None => Vec::new(),
+            Some(e) => {
+                lines.insert(
+                    0,
+                    Line {
+                        kind: "state",
+                        summary: e.summary,
+                        data: e.data,
+                        at: now,
+                    },
+                );
+                vec![e.webhook, e.crm]
             }
         };
-        let Some(e) = self.exported else {
-            tokio::try_join!(write_member, store::timeline(tx, m.id, &lines))?;
-            return Ok(Vec::new());
-        };
-        lines.insert(
-            0,
-            Line {
-                kind: "state",
-                summary: e.summary,
-                data: e.data,
-                at: now,
-            },
-        );
-        let jobs = [e.webhook, e.crm];
-        let (_, ids, _) = tokio::try_join!(
-            write_member,
-            enqueue_many(tx, &jobs, now),
-            store::timeline(tx, m.id, &lines),
-        )?;
-        Ok([JobKind::AppWebhook, JobKind::CrmUpsert]
-            .into_iter()
-            .zip(ids)
-            .filter_map(|(kind, id)| id.map(|id| (kind, id)))
-            .collect())
+        Rows {
+            member: m,
+            insert: self.insert,
+            jobs,
+            lines,
+        }
     }
+}
+
+/// What one member's change writes: the member row (inserted or updated),
+/// its exported jobs and its timeline lines.
+pub struct Rows<'a> {
+    member: &'a Member,
+    insert: bool,
+    jobs: Vec<NewJob>,
+    lines: Vec<Line>,
+}
+
+/// Writes the rows of many changes (one per member) with at most four
+/// statements whatever their number: members inserted, members updated, one
+/// jobs insert, one timeline insert (`unnest` of column arrays). The
+/// statements are independent (foreign keys to `members` are checked at
+/// commit), so they are sent together (tokio-postgres pipelines concurrent
+/// queries on one connection): one round trip. Returns each change's jobs,
+/// in order.
+pub async fn write_all(
+    tx: &impl Sql,
+    rows: Vec<Rows<'_>>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Enqueued>> {
+    let members: Vec<(&Member, bool)> = rows.iter().map(|r| (r.member, r.insert)).collect();
+    let lines: Vec<(uuid::Uuid, &Line)> = rows
+        .iter()
+        .flat_map(|r| r.lines.iter().map(|l| (r.member.id, l)))
+        .collect();
+    let counts: Vec<usize> = rows.iter().map(|r| r.jobs.len()).collect();
+    let jobs: Vec<&NewJob> = rows.iter().flat_map(|r| r.jobs.iter()).collect();
+    let enqueue = async {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        enqueue_many(tx, &jobs, now).await
+    };
+    let (_, ids, _) = tokio::try_join!(
+        store::write_all(tx, &members, now),
+        enqueue,
+        store::timeline_all(tx, &lines),
+    )?;
+    let mut ids = ids.into_iter();
+    let mut kinds = jobs.iter().map(|j| j.kind);
+    Ok(counts
+        .into_iter()
+        .map(|n| {
+            (0..n)
+                .filter_map(|_| {
+                    let (kind, id) = (kinds.next()?, ids.next()?);
+                    id.map(|id| (kind, id))
+                })
+                .collect()
+        })
+        .collect())
 }

@@ -26,7 +26,8 @@ pub struct Identity {
 }
 
 impl Identity {
-    fn lock_keys(&self) -> Vec<String> {
+    /// The advisory-lock keys of this identity, sorted.
+    pub fn lock_keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = [
             self.user_id.as_ref().map(|u| format!("user:{u}")),
             self.customer_id.as_ref().map(|c| format!("cus:{c}")),
@@ -58,7 +59,7 @@ pub async fn lock(tx: &impl Sql, id: &Identity) -> anyhow::Result<bool> {
 
 /// One statement for all keys: `unnest` yields them in array order (sorted),
 /// so every transaction takes them in the same order (no deadlock).
-const LOCK_SQL: &str =
+pub const LOCK_SQL: &str =
     "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k";
 
 /// A resolved member: as stored before this fact (`None` when just created)
@@ -115,13 +116,7 @@ pub async fn resolve(
         .or_else(|| found.first())
         .cloned();
     let Some(primary) = primary else {
-        // Written by the caller's save, with its final state (`before: None`).
-        let mut member = Member::new_lead(id.email.as_deref(), id.name.as_deref(), now);
-        fill_identities(&mut member, id, &[]);
-        return Ok(Some(Resolved {
-            before: None,
-            member,
-        }));
+        return Ok(Some(new_lead(id, now)));
     };
     let mut survivor = primary;
     let mut others = Vec::new();
@@ -142,6 +137,107 @@ pub async fn resolve(
         member: survivor,
     }))
 }
+
+/// A new lead for `id`, in memory: written by the caller's save, with its
+/// final state (`before: None`).
+fn new_lead(id: &Identity, now: DateTime<Utc>) -> Resolved {
+    let mut member = Member::new_lead(id.email.as_deref(), id.name.as_deref(), now);
+    fill_identities(&mut member, id, &[]);
+    Resolved {
+        before: None,
+        member,
+    }
+}
+
+/// What [`resolve_found`] makes of an identity.
+#[derive(Debug)]
+pub enum Found {
+    /// The identity is empty: no member.
+    Nobody,
+    /// One member (found, or a new lead in memory).
+    One(Box<Resolved>),
+    /// Several live members hold its identities: a merge (or a conflict),
+    /// left to [`resolve`] in a transaction of its own.
+    Several,
+}
+
+/// The member `id` resolves to among `found`, the live members a batch's
+/// one lookup returned ([`lock_and_find_all`]) — the same answer as
+/// [`resolve`] whenever no merge is involved.
+pub fn resolve_found(found: &[Member], id: &Identity, now: DateTime<Utc>) -> Found {
+    if id.lock_keys().is_empty() {
+        return Found::Nobody;
+    }
+    let email = id.email.as_ref().map(|e| e.to_lowercase());
+    let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
+    let mut mine = found.iter().filter(|m| {
+        same(&m.app_user_id, &id.user_id)
+            || same(&m.stripe_customer_id, &id.customer_id)
+            || same(&m.email.as_ref().map(|e| e.to_lowercase()), &email)
+    });
+    let Some(first) = mine.next() else {
+        return Found::One(Box::new(new_lead(id, now)));
+    };
+    if mine.any(|m| m.id != first.id) {
+        return Found::Several;
+    }
+    let mut member = first.clone();
+    fill_identities(&mut member, id, &[]);
+    Found::One(Box::new(Resolved {
+        before: Some(first.clone()),
+        member,
+    }))
+}
+
+/// Takes the advisory locks of every identity in `ids` in one sorted order
+/// (so concurrent batches and single resolves never deadlock on them) and,
+/// right behind them in the same round trip, finds the live members
+/// holding any of them, locked for update; `also` (statements of the same
+/// transaction) is sent behind the lookup.
+pub async fn lock_and_find_all<T: Send>(
+    tx: &impl Sql,
+    ids: &[&Identity],
+    also: impl std::future::Future<Output = Result<T, tokio_postgres::Error>> + Send,
+) -> anyhow::Result<(Vec<Member>, T)> {
+    let mut keys: Vec<String> = ids.iter().flat_map(|id| id.lock_keys()).collect();
+    keys.sort();
+    keys.dedup();
+    if keys.is_empty() {
+        return Ok((Vec::new(), also.await?));
+    }
+    let pick = |f: fn(&Identity) -> Option<String>| -> Vec<String> {
+        let mut v: Vec<String> = ids.iter().filter_map(|id| f(id)).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let users = pick(|i| i.user_id.clone());
+    let customers = pick(|i| i.customer_id.clone());
+    let emails = pick(|i| i.email.as_ref().map(|e| e.to_lowercase()));
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&users, &customers, &emails];
+    let lookup = tx.query(&LOOKUP_ALL, &params);
+    let (rows, also) = tx
+        .execute_then(LOCK_SQL, &[&keys], async { tokio::try_join!(lookup, also) })
+        .await
+        .context("Failed to lock and look up members")?;
+    let mut found: Vec<Member> = rows.iter().map(Member::from_row).collect();
+    found.sort_by_key(|m| (m.created_at, m.id));
+    found.dedup_by_key(|m| m.id);
+    Ok((found, also))
+}
+
+/// The one lookup of a batch: each branch uses its identity's unique index
+/// (`= ANY` of a sorted array), like [`lookup_sql`]'s.
+pub static LOOKUP_ALL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    ["app_user_id = ANY($1)", "stripe_customer_id = ANY($2)", "email_lower = ANY($3)"]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            format!("SELECT * FROM (SELECT {COLUMNS} FROM members WHERE {c} AND merged_into IS NULL FOR UPDATE) b{i}")
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+});
 
 /// The statement finding the live members holding any identity in `id`
 /// (locked; never empty: `id` has at least one identity, or it has no lock
@@ -233,11 +329,20 @@ async fn merge(tx: &impl Sql, a: Member, b: Member, now: DateTime<Utc>) -> anyho
     };
     if gone_newer || (keep.state == super::MemberState::Lead && keep.last_event_created.is_none()) {
         keep.state = gone.state;
-        keep.plan = gone.plan.clone().or(keep.plan);
         keep.past_due_since = gone.past_due_since;
-        keep.current_period_end = gone.current_period_end;
         keep.last_event_created = gone.last_event_created;
         keep.last_event_id = gone.last_event_id.clone();
+    }
+    // The plan and period: from whichever took the newer subscription event.
+    let gone_plan_newer = match &gone.plan_event_created {
+        Some(g) => keep.is_plan_newer(*g, gone.plan_event_id.as_deref().unwrap_or("")),
+        None => keep.plan_event_created.is_none() && (gone_newer || keep.plan.is_none()),
+    };
+    if gone_plan_newer {
+        keep.plan = gone.plan.clone().or(keep.plan);
+        keep.current_period_end = gone.current_period_end;
+        keep.plan_event_created = gone.plan_event_created;
+        keep.plan_event_id = gone.plan_event_id.clone();
     }
     for table in ["events", "timeline", "tickets"] {
         tx.execute(

@@ -37,6 +37,11 @@ pub struct Member {
     pub last_event_created: Option<DateTime<Utc>>,
     /// Newest applied Stripe event's id (tie-break).
     pub last_event_id: Option<String>,
+    /// Newest subscription event whose plan and period were taken: their
+    /// own watermark (`created`, then id), apart from the state's.
+    pub plan_event_created: Option<DateTime<Utc>>,
+    /// Its id (tie-break).
+    pub plan_event_id: Option<String>,
     /// First failed payment of the current past_due spell.
     pub past_due_since: Option<DateTime<Utc>>,
     /// Current billing period (or trial) end.
@@ -53,7 +58,8 @@ pub struct Member {
 
 /// Columns selected for [`Member::from_row`].
 pub const COLUMNS: &str = "id, email, name, state, plan, needs_support, stripe_customer_id, crm_contact_id, \
-     support_user_id, app_user_id, last_event_created, last_event_id, past_due_since, current_period_end, \
+     support_user_id, app_user_id, last_event_created, last_event_id, plan_event_created, plan_event_id, \
+     past_due_since, current_period_end, \
      sequence, access, created_at, updated_at";
 
 impl Member {
@@ -72,6 +78,8 @@ impl Member {
             app_user_id: row.get("app_user_id"),
             last_event_created: row.get("last_event_created"),
             last_event_id: row.get("last_event_id"),
+            plan_event_created: row.get("plan_event_created"),
+            plan_event_id: row.get("plan_event_id"),
             past_due_since: row.get("past_due_since"),
             current_period_end: row.get("current_period_end"),
             sequence: row.get("sequence"),
@@ -95,10 +103,24 @@ impl Member {
     /// Whether an event at (`created`, `id`) is newer than the last applied
     /// one: Stripe `created`, then event id as a deterministic tie-break.
     pub fn is_newer(&self, created: DateTime<Utc>, id: &str) -> bool {
-        match (&self.last_event_created, &self.last_event_id) {
-            (None, _) => true,
-            (Some(c), last_id) => (created, id) > (*c, last_id.as_deref().unwrap_or("")),
-        }
+        newer((created, id), &self.last_event_created, &self.last_event_id)
+    }
+
+    /// Whether a subscription event at (`created`, `id`) is newer than the
+    /// one the plan and period were taken from.
+    pub fn is_plan_newer(&self, created: DateTime<Utc>, id: &str) -> bool {
+        newer((created, id), &self.plan_event_created, &self.plan_event_id)
+    }
+}
+
+fn newer(
+    (created, id): (DateTime<Utc>, &str),
+    last: &Option<DateTime<Utc>>,
+    last_id: &Option<String>,
+) -> bool {
+    match last {
+        None => true,
+        Some(c) => (created, id) > (*c, last_id.as_deref().unwrap_or("")),
     }
 }
 
@@ -157,6 +179,8 @@ impl Member {
             app_user_id: None,
             last_event_created: None,
             last_event_id: None,
+            plan_event_created: None,
+            plan_event_id: None,
             past_due_since: None,
             current_period_end: None,
             sequence: 0,
@@ -170,70 +194,153 @@ impl Member {
 /// Inserts a member made by [`Member::new_lead`], with every field as it
 /// stands now.
 pub async fn insert(client: &impl Sql, m: &Member, now: DateTime<Utc>) -> anyhow::Result<()> {
-    write(
-        client,
-        r#"INSERT INTO members (id, email, name, state, plan, needs_support, stripe_customer_id,
-               crm_contact_id, support_user_id, app_user_id, last_event_created, last_event_id,
-               past_due_since, current_period_end, sequence, access, updated_at, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"#,
-        m,
-        now,
-        Some(&m.created_at),
-    )
-    .await
-    .context("Failed to insert a member")
+    write_all(client, &[(m, true)], now).await
 }
 
 /// Writes every mutable field of `m`.
 pub async fn update(client: &impl Sql, m: &Member, now: DateTime<Utc>) -> anyhow::Result<()> {
-    write(
-        client,
-        r#"UPDATE members SET email = $2, name = $3, state = $4, plan = $5, needs_support = $6,
-               stripe_customer_id = $7, crm_contact_id = $8, support_user_id = $9, app_user_id = $10,
-               last_event_created = $11, last_event_id = $12, past_due_since = $13,
-               current_period_end = $14, sequence = $15, access = $16, updated_at = $17
-           WHERE id = $1"#,
-        m,
-        now,
-        None,
-    )
-    .await
-    .context("Failed to update a member")
+    write_all(client, &[(m, false)], now).await
 }
 
-/// Runs `sql` with the member's fields as $1..$16 (id first, access last),
-/// `updated_at` as $17 and, when given, `created_at` as $18.
-async fn write(
+/// Inserts the members marked `true` (made by [`Member::new_lead`]) and
+/// updates every mutable field of the others: at most two statements for
+/// any number of members (a batch of Stripe events, `unnest` of column
+/// arrays), sent together.
+pub async fn write_all(
     client: &impl Sql,
-    sql: &str,
-    m: &Member,
-    updated_at: DateTime<Utc>,
-    created_at: Option<&DateTime<Utc>>,
-) -> Result<(), tokio_postgres::Error> {
-    let state = m.state.as_str();
-    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
-        &m.id,
-        &m.email,
-        &m.name,
-        &state,
-        &m.plan,
-        &m.needs_support,
-        &m.stripe_customer_id,
-        &m.crm_contact_id,
-        &m.support_user_id,
-        &m.app_user_id,
-        &m.last_event_created,
-        &m.last_event_id,
-        &m.past_due_since,
-        &m.current_period_end,
-        &m.sequence,
-        &m.access,
-        &updated_at,
-    ];
-    if let Some(created_at) = created_at {
-        params.push(created_at);
+    members: &[(&Member, bool)],
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let new: Vec<&Member> = members.iter().filter(|m| m.1).map(|m| m.0).collect();
+    let old: Vec<&Member> = members.iter().filter(|m| !m.1).map(|m| m.0).collect();
+    let inserted = async {
+        if new.is_empty() {
+            return Ok(());
+        }
+        let c = Columns::of(&new);
+        let created: Vec<DateTime<Utc>> = new.iter().map(|m| m.created_at).collect();
+        let mut params = c.params();
+        params.push(&now);
+        params.push(&created);
+        client
+            .execute(INSERT_ALL, &params)
+            .await
+            .context("Failed to insert members")
+            .map(drop)
+    };
+    let updated = async {
+        if old.is_empty() {
+            return Ok(());
+        }
+        let c = Columns::of(&old);
+        let mut params = c.params();
+        params.push(&now);
+        client
+            .execute(UPDATE_ALL, &params)
+            .await
+            .context("Failed to update members")
+            .map(drop)
+    };
+    tokio::try_join!(inserted, updated)?;
+    Ok(())
+}
+
+/// The statements of [`write_all`] (public for callers that prepare their
+/// statements before pipelining them behind `COMMIT`).
+pub const INSERT_ALL: &str = r#"INSERT INTO members (id, email, name, state, plan, needs_support, stripe_customer_id,
+       crm_contact_id, support_user_id, app_user_id, last_event_created, last_event_id,
+       past_due_since, current_period_end, sequence, access, plan_event_created, plan_event_id,
+       updated_at, created_at)
+   SELECT i, e, n, st, pl, ns, cu, cr, su, au, lc, li, pd, pe, sq, ac, qc, qi, $19, ca
+   FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[],
+               $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[],
+               $13::timestamptz[], $14::timestamptz[], $15::int8[], $16::text[],
+               $17::timestamptz[], $18::text[], $20::timestamptz[])
+        AS t (i, e, n, st, pl, ns, cu, cr, su, au, lc, li, pd, pe, sq, ac, qc, qi, ca)"#;
+
+/// See [`INSERT_ALL`].
+pub const UPDATE_ALL: &str = r#"UPDATE members AS m SET email = t.e, name = t.n, state = t.st, plan = t.pl,
+       needs_support = t.ns, stripe_customer_id = t.cu, crm_contact_id = t.cr,
+       support_user_id = t.su, app_user_id = t.au, last_event_created = t.lc,
+       last_event_id = t.li, past_due_since = t.pd, current_period_end = t.pe,
+       sequence = t.sq, access = t.ac, plan_event_created = t.qc, plan_event_id = t.qi,
+       updated_at = $19
+   FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[],
+               $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[],
+               $13::timestamptz[], $14::timestamptz[], $15::int8[], $16::text[],
+               $17::timestamptz[], $18::text[])
+        AS t (i, e, n, st, pl, ns, cu, cr, su, au, lc, li, pd, pe, sq, ac, qc, qi)
+   WHERE m.id = t.i"#;
+
+/// Members as column arrays ($1..$18 of [`INSERT_ALL`] and [`UPDATE_ALL`]).
+struct Columns<'a> {
+    id: Vec<Uuid>,
+    email: Vec<Option<&'a str>>,
+    name: Vec<Option<&'a str>>,
+    state: Vec<&'static str>,
+    plan: Vec<Option<&'a str>>,
+    needs_support: Vec<bool>,
+    customer: Vec<Option<&'a str>>,
+    crm: Vec<Option<&'a str>>,
+    support: Vec<Option<&'a str>>,
+    user: Vec<Option<&'a str>>,
+    last_created: Vec<Option<DateTime<Utc>>>,
+    last_id: Vec<Option<&'a str>>,
+    past_due_since: Vec<Option<DateTime<Utc>>>,
+    period_end: Vec<Option<DateTime<Utc>>>,
+    sequence: Vec<i64>,
+    access: Vec<&'a str>,
+    plan_created: Vec<Option<DateTime<Utc>>>,
+    plan_id: Vec<Option<&'a str>>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(members: &[&'a Member]) -> Self {
+        let col = |f: fn(&'a Member) -> Option<&'a str>| members.iter().map(|m| f(m)).collect();
+        Self {
+            id: members.iter().map(|m| m.id).collect(),
+            email: col(|m| m.email.as_deref()),
+            name: col(|m| m.name.as_deref()),
+            state: members.iter().map(|m| m.state.as_str()).collect(),
+            plan: col(|m| m.plan.as_deref()),
+            needs_support: members.iter().map(|m| m.needs_support).collect(),
+            customer: col(|m| m.stripe_customer_id.as_deref()),
+            crm: col(|m| m.crm_contact_id.as_deref()),
+            support: col(|m| m.support_user_id.as_deref()),
+            user: col(|m| m.app_user_id.as_deref()),
+            last_created: members.iter().map(|m| m.last_event_created).collect(),
+            last_id: col(|m| m.last_event_id.as_deref()),
+            past_due_since: members.iter().map(|m| m.past_due_since).collect(),
+            period_end: members.iter().map(|m| m.current_period_end).collect(),
+            sequence: members.iter().map(|m| m.sequence).collect(),
+            access: members.iter().map(|m| m.access.as_str()).collect(),
+            plan_created: members.iter().map(|m| m.plan_event_created).collect(),
+            plan_id: col(|m| m.plan_event_id.as_deref()),
+        }
     }
-    client.execute(sql, &params).await.map(|_| ())
+
+    fn params(&self) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+        vec![
+            &self.id,
+            &self.email,
+            &self.name,
+            &self.state,
+            &self.plan,
+            &self.needs_support,
+            &self.customer,
+            &self.crm,
+            &self.support,
+            &self.user,
+            &self.last_created,
+            &self.last_id,
+            &self.past_due_since,
+            &self.period_end,
+            &self.sequence,
+            &self.access,
+            &self.plan_created,
+            &self.plan_id,
+        ]
+    }
 }
 
 /// A line for a member's timeline.
@@ -251,20 +358,27 @@ pub struct Line {
 
 /// Adds lines to the member's timeline, with one statement.
 pub async fn timeline(client: &impl Sql, member_id: Uuid, lines: &[Line]) -> anyhow::Result<()> {
+    let lines: Vec<(Uuid, &Line)> = lines.iter().map(|l| (member_id, l)).collect();
+    timeline_all(client, &lines).await
+}
+
+/// Adds lines to several members' timelines, with one statement.
+pub async fn timeline_all(client: &impl Sql, lines: &[(Uuid, &Line)]) -> anyhow::Result<()> {
     if lines.is_empty() {
         return Ok(());
     }
-    let at: Vec<DateTime<Utc>> = lines.iter().map(|l| l.at).collect();
-    let kinds: Vec<&str> = lines.iter().map(|l| l.kind).collect();
-    let summaries: Vec<&str> = lines.iter().map(|l| l.summary.as_str()).collect();
-    let data: Vec<&Value> = lines.iter().map(|l| &l.data).collect();
+    let members: Vec<Uuid> = lines.iter().map(|l| l.0).collect();
+    let at: Vec<DateTime<Utc>> = lines.iter().map(|l| l.1.at).collect();
+    let kinds: Vec<&str> = lines.iter().map(|l| l.1.kind).collect();
+    let summaries: Vec<&str> = lines.iter().map(|l| l.1.summary.as_str()).collect();
+    let data: Vec<&Value> = lines.iter().map(|l| &l.1.data).collect();
     client
-        .execute(
-            r#"INSERT INTO timeline (member_id, at, kind, summary, data)
-               SELECT $1, a, k, s, d FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::jsonb[]) AS t (a, k, s, d)"#,
-            &[&member_id, &at, &kinds, &summaries, &data],
-        )
+        .execute(TIMELINE_ALL, &[&members, &at, &kinds, &summaries, &data])
         .await
         .context("Failed to write the timeline")?;
     Ok(())
 }
+
+/// The statement of [`timeline_all`].
+pub const TIMELINE_ALL: &str = r#"INSERT INTO timeline (member_id, at, kind, summary, data)
+   SELECT m, a, k, s, d FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::jsonb[]) AS t (m, a, k, s, d)"#;

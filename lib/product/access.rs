@@ -100,6 +100,8 @@ mod tests {
             app_user_id: Some("usr_1".into()),
             last_event_created: None,
             last_event_id: None,
+            plan_event_created: None,
+            plan_event_id: None,
             past_due_since,
             current_period_end: None,
             sequence: 3,

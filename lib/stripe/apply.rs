@@ -63,7 +63,6 @@ pub async fn apply(
     grace_days: i64,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Applied> {
-    let event = row.event;
     if *fact == Fact::Unhandled {
         return Ok(Applied {
             outcome: "unhandled",
@@ -71,7 +70,6 @@ pub async fn apply(
             ..Default::default()
         });
     }
-    let created = event.created_at();
     let identity = fact.identity();
     // A deleted Stripe customer never creates a member: only a known one
     // gets the line on its timeline.
@@ -82,19 +80,66 @@ pub async fn apply(
     } else {
         members::resolve(tx, &identity, now).await?
     };
-    let Some(resolved) = resolved else {
+    let decision = decide(resolved, row, fact, grace_days, now);
+    let event = row.event;
+    let Some((m, change)) = decision.member else {
         // Nothing links it to a person (e.g. a refund with no customer): the
         // human escalation still happens.
         let (jobs, stored) = tokio::try_join!(
             billing::effects(tx, None, event, fact, now),
-            row.insert(tx, None, "applied"),
+            row.insert(tx, None, decision.outcome),
         )?;
         return Ok(Applied {
             member_id: None,
-            outcome: "applied",
+            outcome: decision.outcome,
             jobs,
             stored,
         });
+    };
+    // Independent writes, sent together (pipelined): one round trip.
+    let (mut jobs, effects, stored) = tokio::try_join!(
+        change.write(tx, &m, now, decision.lines),
+        billing::effects(tx, Some(&m), event, fact, now),
+        row.insert(tx, Some(m.id), decision.outcome),
+    )?;
+    jobs.extend(effects);
+    Ok(Applied {
+        member_id: Some(m.id),
+        outcome: decision.outcome,
+        jobs,
+        stored,
+    })
+}
+
+/// What one (handled) event does to its member, decided in memory: the
+/// member as it will be written with its change, the timeline lines, the
+/// outcome. Shared by [`apply`] (one event) and the group commit
+/// ([`super::batch`]), so both decide alike.
+pub struct Decision {
+    /// The member and its change; `None` when no member is concerned.
+    pub member: Option<(Member, change::Change)>,
+    /// Lines for the member's timeline.
+    pub lines: Vec<Line>,
+    /// `applied` or `stale`.
+    pub outcome: &'static str,
+}
+
+/// Decides what `fact` does to `resolved` (see [`Decision`]).
+pub fn decide(
+    resolved: Option<Resolved>,
+    row: &EventRow<'_>,
+    fact: &Fact,
+    grace_days: i64,
+    now: DateTime<Utc>,
+) -> Decision {
+    let event = row.event;
+    let created = event.created_at();
+    let Some(resolved) = resolved else {
+        return Decision {
+            member: None,
+            lines: Vec::new(),
+            outcome: "applied",
+        };
     };
     // `resolve` fills missing identities in memory: the stored row is the
     // true "before", so linking a user id or customer id is an exported change.
@@ -103,6 +148,10 @@ pub async fn apply(
         member: mut m,
     } = resolved;
     let newer = m.is_newer(created, &event.id);
+    // The plan and period follow the newest subscription event, whatever
+    // newer invoice moved the state watermark meanwhile.
+    let plan_taken =
+        m.is_plan_newer(created, &event.id) && take_plan(&mut m, fact, created, &event.id);
     let mut changed_state = false;
     if newer {
         changed_state = transition(&mut m, fact, created);
@@ -110,7 +159,8 @@ pub async fn apply(
     // A newer fact that confirms the current state (an invoice paid while
     // active) is recorded too, so an older failure delivered late is stale.
     let confirmed = newer && target_state(fact, m.state) == Some(m.state);
-    if changed_state || confirmed {
+    // The state watermark only ever moves forward.
+    if newer && (changed_state || plan_taken || confirmed) {
         m.last_event_created = Some(created);
         m.last_event_id = Some(event.id.clone());
     }
@@ -122,7 +172,7 @@ pub async fn apply(
         created,
     };
     let change = change::prepare(before.as_ref(), &mut m, grace_days, now, Some(&cause));
-    let outcome = if !newer && fact.is_about_state() {
+    let outcome = if !newer && !plan_taken && fact.is_about_state() {
         "stale"
     } else {
         "applied"
@@ -130,7 +180,7 @@ pub async fn apply(
     let mut lines = vec![Line {
         kind: "stripe_event",
         summary: format!("{} ({outcome})", event.event_type),
-        data: json!({ "event_id": event.id, "state_changed": changed_state }),
+        data: json!({ "event_id": event.id, "state_changed": changed_state || plan_taken }),
         at: created,
     }];
     lines.extend(note(fact, created));
@@ -145,38 +195,35 @@ pub async fn apply(
             at: now,
         });
     }
-    // Independent writes, sent together (pipelined): one round trip.
-    let (mut jobs, effects, stored) = tokio::try_join!(
-        change.write(tx, &m, now, lines),
-        billing::effects(tx, Some(&m), event, fact, now),
-        row.insert(tx, Some(m.id), outcome),
-    )?;
-    jobs.extend(effects);
-    Ok(Applied {
-        member_id: Some(m.id),
+    Decision {
+        member: Some((m, change)),
+        lines,
         outcome,
-        jobs,
-        stored,
-    })
+    }
 }
 
-/// Changes state and billing fields; true when the state or plan changed.
-fn transition(m: &mut Member, fact: &Fact, created: DateTime<Utc>) -> bool {
-    let before = (
-        m.state,
-        m.plan.clone(),
-        m.current_period_end,
-        m.past_due_since,
-    );
-    if let Fact::Subscription {
+/// Takes a subscription event's plan and period (the caller checked it is
+/// newer than the ones taken before): true when the event is a subscription
+/// event (its watermark then moves, even if the values are the same).
+fn take_plan(m: &mut Member, fact: &Fact, created: DateTime<Utc>, id: &str) -> bool {
+    let Fact::Subscription {
         plan, period_end, ..
     } = fact
-    {
-        if plan.is_some() {
-            m.plan = plan.clone();
-        }
-        m.current_period_end = *period_end;
+    else {
+        return false;
+    };
+    if plan.is_some() {
+        m.plan = plan.clone();
     }
+    m.current_period_end = *period_end;
+    m.plan_event_created = Some(created);
+    m.plan_event_id = Some(id.to_string());
+    true
+}
+
+/// Changes the state (and its past-due start); true when it changed.
+fn transition(m: &mut Member, fact: &Fact, created: DateTime<Utc>) -> bool {
+    let before = (m.state, m.past_due_since);
     if let Some(to) = target_state(fact, m.state) {
         if legal(m.state, to) {
             if to == MemberState::PastDue {
@@ -189,13 +236,7 @@ fn transition(m: &mut Member, fact: &Fact, created: DateTime<Utc>) -> bool {
             tracing::warn!(member_id = %m.id, from = m.state.as_str(), to = to.as_str(), "illegal transition ignored");
         }
     }
-    before
-        != (
-            m.state,
-            m.plan.clone(),
-            m.current_period_end,
-            m.past_due_since,
-        )
+    before != (m.state, m.past_due_since)
 }
 
 /// True when a live member holds the identity's Stripe customer id (its

@@ -16,6 +16,26 @@ use crate::members::change::Enqueued;
 use crate::members::Member;
 use crate::telemetry::mask_email;
 
+/// True when [`effects`] may do anything for `fact` (every variant named,
+/// so a new fact must be decided here: the group commit pipelines `COMMIT`
+/// behind the writes only of events without effects).
+pub fn has_effects(fact: &Fact) -> bool {
+    match fact {
+        Fact::InvoiceFailed { .. }
+        | Fact::InvoiceActionRequired(_)
+        | Fact::InvoicePaid { .. }
+        | Fact::CheckoutFailed { .. }
+        | Fact::Refund { .. }
+        | Fact::Dispute { .. } => true,
+        Fact::Checkout { .. }
+        | Fact::Subscription { .. }
+        | Fact::TrialWillEnd { .. }
+        | Fact::Customer { .. }
+        | Fact::CustomerDeleted { .. }
+        | Fact::Unhandled => false,
+    }
+}
+
 /// Runs the side effects of `fact`; returns the jobs enqueued.
 pub async fn effects(
     tx: &impl Sql,

@@ -31,7 +31,7 @@ pub enum Via {
 }
 
 impl Via {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Self::Webhook => "webhook",
             Self::Catchup => "catchup",
@@ -88,7 +88,24 @@ pub async fn ingest(
             false
         }
     };
-    match store(app, event, payload, via).await {
+    finish(app, event, payload, via, claimed.then_some(token.as_str())).await
+}
+
+/// Stores an event whose Redis claim is settled (`token`: the claim we
+/// hold, if any), then turns the claim into the completed marker, or
+/// releases it when nothing was stored.
+pub(super) async fn finish(
+    app: &App,
+    event: &RawEvent,
+    payload: &Value,
+    via: Via,
+    token: Option<&str>,
+) -> Result<Ingested, IngestError> {
+    let key = format!("stripe:{}", event.id);
+    // Boxed: one event's store nests many statement futures; kept off the
+    // caller's stack (a catch-up run calls this in a loop, debug builds keep
+    // every layer).
+    match Box::pin(store(app, event, payload, via)).await {
         Ok(ingested) => {
             if let Err(e) = app.kv.set(&key, "done", DONE_TTL_MS).await {
                 tracing::warn!(event_id = %event.id, error = %e, "could not mark the event done in redis");
@@ -96,8 +113,8 @@ pub async fn ingest(
             Ok(ingested)
         }
         Err(e) => {
-            if claimed {
-                let _ = app.kv.del_if_eq(&key, &token).await;
+            if let Some(token) = token {
+                let _ = app.kv.del_if_eq(&key, token).await;
             }
             Err(IngestError::Store(e))
         }
@@ -176,8 +193,18 @@ impl EventRow<'_> {
         member_id: Option<Uuid>,
         outcome: &str,
     ) -> anyhow::Result<bool> {
+        let inserted = crate::db::events::insert(tx, &self.new_event(member_id, outcome)).await?;
+        Ok(inserted.is_some())
+    }
+
+    /// The row to write, with its outcome and member.
+    pub fn new_event<'b>(
+        &'b self,
+        member_id: Option<Uuid>,
+        outcome: &'b str,
+    ) -> crate::db::events::NewEvent<'b> {
         let e = self.event;
-        let new = crate::db::events::NewEvent {
+        crate::db::events::NewEvent {
             source: "stripe",
             event_id: &e.id,
             event_type: &e.event_type,
@@ -190,8 +217,6 @@ impl EventRow<'_> {
             via: self.via.as_str(),
             received_at: self.received_at,
             member_id,
-        };
-        let inserted = crate::db::events::insert(tx, &new).await?;
-        Ok(inserted.is_some())
+        }
     }
 }

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::event::RawEvent;
-use super::{ingest, IngestError, Via};
+use super::{IngestError, Via};
 use crate::http::{ApiError, Background};
 use crate::signature::{stripe as sig, SignatureError};
 use crate::state::App;
@@ -87,16 +87,18 @@ async fn webhook(
     let event = RawEvent::parse(&body).map_err(|e| WebhookError::Invalid(e.to_string()))?;
     let payload: serde_json::Value =
         serde_json::from_slice(&body).map_err(|_| WebhookError::Invalid("invalid JSON".into()))?;
-    // The watchdog's "a delivery verified" marker, sent alongside the ingest.
+    // The watchdog's "a delivery verified" marker, sent alongside the ingest
+    // (the group commit: concurrent deliveries share one transaction).
+    let event_id = event.id.clone();
     let (ingested, ()) = tokio::join!(
-        ingest(&app, &event, &payload, Via::Webhook),
+        app.stripe_writer.ingest(&app, event, payload, Via::Webhook),
         crate::watchdog::signals::stripe_verified(&app)
     );
     let ingested = match ingested {
         Ok(i) => i,
         Err(IngestError::InFlight) => return Err(WebhookError::InFlight),
         Err(IngestError::Store(e)) => {
-            tracing::error!(event_id = %event.id, error = %format!("{e:#}"), "stripe event not stored");
+            tracing::error!(event_id = %event_id, error = %format!("{e:#}"), "stripe event not stored");
             return Err(WebhookError::Unavailable);
         }
     };

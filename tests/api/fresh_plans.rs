@@ -6,7 +6,10 @@
 //! Each statement is prepared on the app's empty schema with the generic
 //! plan forced, the plan a prepared statement settles on, and explained.
 
-use opsbridge::members::{link::lookup_sql, Identity};
+use opsbridge::members::{
+    link::{lookup_sql, LOOKUP_ALL},
+    Identity,
+};
 use opsbridge::support::store::OPEN_TICKET_SQL;
 
 use crate::helpers::{generic_plan, spawn_app};
@@ -59,4 +62,21 @@ async fn the_repeat_contact_lookup_uses_the_open_tickets_by_email_index() {
     let client = t.direct().await;
     let plan = generic_plan(&client, OPEN_TICKET_SQL, "'a@example.com', now()").await;
     assert_eq!(indexes(&plan), ["tickets_open_email"], "{plan}");
+}
+
+#[tokio::test]
+async fn each_branch_of_a_batch_lookup_uses_its_own_index() {
+    let t = spawn_app().await;
+    let client = t.direct().await;
+    let args = "ARRAY['u_1'], ARRAY['cus_1', 'cus_2'], ARRAY['a@example.com']";
+    let plan = generic_plan(&client, &LOOKUP_ALL, args).await;
+    assert_eq!(
+        indexes(&plan),
+        [
+            "members_app_user",
+            "members_stripe_customer",
+            "members_email_lower"
+        ],
+        "{plan}"
+    );
 }

@@ -398,7 +398,9 @@ async fn several_jobs_enqueued_at_once_answer_in_order_and_skip_a_queued_dedupe_
         job(JobKind::CrmUpsert, "crm_upsert:m:7"),
         job(JobKind::SlackAlert, "slack:m:7"),
     ];
-    let ids = enqueue_many(&client, &jobs, now).await.unwrap();
+    let ids = enqueue_many(&client, &jobs.iter().collect::<Vec<_>>(), now)
+        .await
+        .unwrap();
     assert_eq!(ids.len(), 3);
     assert!(ids[0].is_some() && ids[2].is_some(), "{ids:?}");
     assert_eq!(ids[1], None, "the queued key is not queued again");

@@ -1,9 +1,12 @@
 //! `POST /api/webhooks/stripe`: verified, deduplicated, durable, in order.
 //!
+//! - [`group_commit`]: concurrent deliveries in one transaction, with the
+//!   rules of one event alone.
 //! - [`lifecycle`]: pause and resume, checkouts paid by a delayed method.
 //! - [`money`]: the bank's confirmation request, the final failed attempt,
 //!   a dispute's outcome, a deleted customer.
 
+mod group_commit;
 mod lifecycle;
 mod money;
 

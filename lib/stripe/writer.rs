@@ -1,0 +1,191 @@
+//! The group commit of Stripe events: verified events arriving concurrently
+//! in one instance (Vercel's Fluid compute serves concurrent requests in one
+//! instance) are written by ONE transaction per batch ([`super::batch`]).
+//!
+//! Classic group commit, no timer: a lone event goes at once; while a
+//! batch's transaction is in flight, the events arriving meanwhile wait in
+//! the queue, and the next batch takes them all (up to [`MAX_BATCH`]). At
+//! most one batch per instance is in flight, written by a task spawned for
+//! as long as the queue has events (no task lingers when idle), so a
+//! request that goes away never cancels the others' transaction.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use super::batch::{self, Item};
+use super::event::{fact, RawEvent};
+use super::ingest::{IngestError, Ingested, Via};
+use crate::state::App;
+
+/// The most events one transaction takes. Why 64: it bounds the locks one
+/// transaction holds and how long an answer waits behind the others, and a
+/// batch of 64 already spreads the commit over enough events that larger
+/// ones gain nothing measurable (docs/performance.md).
+pub const MAX_BATCH: usize = 64;
+
+/// Batch sizes are counted in these buckets (upper bounds).
+const BUCKETS: [usize; 7] = [1, 2, 4, 8, 16, 32, MAX_BATCH];
+
+/// The queue and its counters (one per instance, in [`App`]).
+#[derive(Default)]
+pub struct Writer {
+    queue: Mutex<Queue>,
+    batches: AtomicU64,
+    events: AtomicU64,
+    sizes: [AtomicU64; BUCKETS.len()],
+}
+
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<Item>,
+    /// A drain task is running.
+    draining: bool,
+}
+
+impl Writer {
+    /// Stores one verified event with the others waiting (see the module
+    /// docs); the answer comes once its batch has committed.
+    pub async fn ingest(
+        &self,
+        app: &App,
+        event: RawEvent,
+        payload: Value,
+        via: Via,
+    ) -> Result<Ingested, IngestError> {
+        let (reply, answer) = oneshot::channel();
+        let item = Item {
+            fact: fact(&event).map_err(|e| e.to_string()),
+            event,
+            payload,
+            via,
+            reply,
+        };
+        let start = {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.items.push_back(item);
+            !std::mem::replace(&mut q.draining, true)
+        };
+        if start {
+            let app = app.clone();
+            tokio::spawn(async move { app.stripe_writer.drain(&app).await });
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(IngestError::Store(anyhow::anyhow!(
+                "the Stripe writer stopped before answering"
+            )))
+        })
+    }
+
+    /// Writes batches until the queue is empty.
+    async fn drain(&self, app: &App) {
+        // A panic in a batch must not leave the queue without a drainer.
+        let guard = Restart { writer: self, app };
+        while let Some(items) = self.next_batch() {
+            self.count(items.len());
+            batch::run(app, items).await;
+        }
+        std::mem::forget(guard);
+    }
+
+    /// Takes the next batch: the waiting events, in arrival order, that share
+    /// no identity and no id with an event taken before them (those wait for
+    /// the next batch, so each member's events go one transaction after the
+    /// other); `None` (and the drain ends) when nothing waits.
+    fn next_batch(&self) -> Option<Vec<Item>> {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if q.items.is_empty() {
+            q.draining = false;
+            return None;
+        }
+        let mut taken_keys = HashSet::new();
+        let mut batch = Vec::new();
+        let mut left = VecDeque::new();
+        while let Some(item) = q.items.pop_front() {
+            let keys = item.keys();
+            if batch.len() < MAX_BATCH && keys.iter().all(|k| !taken_keys.contains(k)) {
+                taken_keys.extend(keys);
+                batch.push(item);
+            } else {
+                left.push_back(item);
+            }
+        }
+        q.items = left;
+        Some(batch)
+    }
+
+    fn count(&self, size: usize) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.events.fetch_add(size as u64, Ordering::Relaxed);
+        let bucket = BUCKETS
+            .iter()
+            .position(|&b| size <= b)
+            .unwrap_or(BUCKETS.len() - 1);
+        self.sizes[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// This instance's batches since it started (the admin overview's
+    /// `stripe_writer`): how many, how many events, and how many batches of
+    /// each size (`"1"`, `"2"`, `"3-4"`, ... `"33-64"`).
+    pub fn stats(&self) -> Value {
+        let mut sizes = serde_json::Map::new();
+        let mut low = 1;
+        for (i, &high) in BUCKETS.iter().enumerate() {
+            let label = if low == high {
+                high.to_string()
+            } else {
+                format!("{low}-{high}")
+            };
+            sizes.insert(label, json!(self.sizes[i].load(Ordering::Relaxed)));
+            low = high + 1;
+        }
+        json!({
+            "batches": self.batches.load(Ordering::Relaxed),
+            "events": self.events.load(Ordering::Relaxed),
+            "sizes": sizes,
+        })
+    }
+}
+
+/// Dropped only when a batch panicked: hands the queue to a new drain task.
+struct Restart<'a> {
+    writer: &'a Writer,
+    app: &'a App,
+}
+
+impl Drop for Restart<'_> {
+    fn drop(&mut self) {
+        tracing::error!("the Stripe writer's batch panicked; restarting the drain");
+        let app = self.app.clone();
+        let restarted = tokio::runtime::Handle::try_current()
+            .map(|h| h.spawn(async move { app.stripe_writer.drain(&app).await }))
+            .is_ok();
+        if !restarted {
+            let mut q = self.writer.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.draining = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_fall_in_their_buckets() {
+        let w = Writer::default();
+        for size in [1, 2, 3, 4, 5, 33, 64] {
+            w.count(size);
+        }
+        let s = w.stats();
+        assert_eq!(s["batches"], 7);
+        assert_eq!(s["events"], 112);
+        assert_eq!(
+            s["sizes"],
+            json!({"1": 1, "2": 1, "3-4": 2, "5-8": 1, "9-16": 0, "17-32": 0, "33-64": 2})
+        );
+    }
+}
