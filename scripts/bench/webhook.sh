@@ -65,8 +65,10 @@ psql_pg() { "$STACK_PG_BIN/psql" -h 127.0.0.1 -p "$STACK_PG_PORT" -U postgres -q
 
 # The stores as each server sees them: direct, or over TCP through the proxy.
 node_db=$(printf '%s' "$DATABASE_URL" | sed 's#^\(postgres://[^/]*\)/opsbridge?#\1/noderef?#')
-[ "${DB_MODE:-direct}" != pgbouncer ] ||
+if [ "${DB_MODE:-direct}" = pgbouncer ]; then
   node_db="postgres://postgres@127.0.0.1:$STACK_PG_PORT/noderef?sslmode=disable"
+  stack_log "the Node reference has no pooled mode: it connects to Postgres directly over TCP"
+fi
 node_redis=$REDIS_URL
 if [ -n "$latency" ]; then
   pg_proxy=$(stack_free_port); redis_proxy=$(stack_free_port)
@@ -135,6 +137,8 @@ run_load() {
   echo "$out" >"$BENCH_DIR/$name.out"
   psql_pg "SELECT format('$name: stored %s events, %s jobs', (SELECT count(*) FROM $events),
     (SELECT count(*) FROM $jobs))" "$db"
+  # Autovacuum would otherwise catch up on these rows during the next run.
+  psql_pg "VACUUM ANALYZE" "$db"
   python3 - "$name" "$out" "$((pg1 - pg0))" "$(getconf CLK_TCK)" "$trips0" "$trips1" "$latency" <<'PY'
 import re, sys
 name, out, pg, hz, t0, t1, latency = sys.argv[1:]
@@ -162,7 +166,8 @@ for target in "${wanted[@]}"; do
       admin=$(grep '^ADMIN_TOKEN=' .dev/env | cut -d= -f2-)
       curl -fsS -H "Authorization: Bearer $admin" "http://127.0.0.1:$port/api/admin/overview" 2>/dev/null |
         python3 -c 'import json,sys
-w = json.load(sys.stdin).get("stripe_writer")
+o = json.load(sys.stdin)
+w = o.get("stripe_writer", (o.get("metrics") or {}).get("stripe_writer"))
 if w is not None: print("opsbridge: stripe_writer:", json.dumps(w))' || true ;;
     *) stack_log "WEBHOOK_TARGETS: node, opsbridge or both (got $target)"; exit 2 ;;
   esac
