@@ -2,7 +2,10 @@
 //! against `scripts/dev --release`): `CONCURRENCY` connections send unique,
 //! correctly signed `checkout.session.completed` events (each creates a
 //! member and its outbox jobs); closed loop, or open loop at `RATE`/s (see
-//! `load/mod.rs`). Prints throughput and latency percentiles.
+//! `load/mod.rs`). Prints throughput and latency percentiles. `TARGET`
+//! (`http://127.0.0.1:3000`) and `WEBHOOK_PATH` (`/api/webhooks/stripe`) say
+//! where: the same load drives opsbridge and the Node reference
+//! (`benches/node-reference`).
 
 #[path = "load/mod.rs"]
 mod load;
@@ -36,7 +39,7 @@ async fn main() {
     let secret =
         Secret::new(std::env::var("STRIPE_WEBHOOK_SECRET").expect("STRIPE_WEBHOOK_SECRET"));
     let plan = load::Plan::from_env();
-    let url = format!("{target}/api/webhooks/stripe");
+    let url = format!("{target}{}", env_or("WEBHOOK_PATH", "/api/webhooks/stripe"));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(plan.concurrency as usize)
         .build()

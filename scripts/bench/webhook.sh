@@ -1,21 +1,188 @@
 #!/usr/bin/env bash
 # Load benchmark of the whole Stripe webhook path (verify, claim, one
-# transaction with member + outbox jobs, answer) against a release build of
-# the local server on a fresh, durable Postgres + Redis of its own
-# (.dev/bench/webhook), reached as DB_MODE says (direct, transaction or
-# pgbouncer: scripts/bench/stores.sh). Prints events/s and latency
-# percentiles. Usage: scripts/bench/webhook.sh [seconds] [connections] [rate]
-# (with a rate: open loop at that many events/s, latency counted from each
-# event's scheduled send time; without: closed loop, the saturation rate).
+# transaction with the event and its outbox jobs, answer), opsbridge side by
+# side with a plain Node.js reference (benches/node-reference), one after the
+# other on the same machine, the same stores and the same load generator
+# (benches/webhook_load.rs). Prints one line per server (events/s, latency
+# percentiles), the Postgres CPU per accepted event, and the ratio.
+#   scripts/bench/webhook.sh [seconds] [connections] [rate]
+#     with a rate: open loop at that many events/s, latency counted from each
+#     event's scheduled send time; without: closed loop, the saturation rate.
+#   LATENCY=1 scripts/bench/webhook.sh [seconds]
+#     Postgres and Redis behind benches/delay_proxy.rs (DELAY_MS, 1 ms each
+#     way, over TCP), one connection, closed loop (one delivery at a time):
+#     p50/p99 and the store round trips each event costs.
+#   WEBHOOK_TARGETS=opsbridge (or node): run only one of them.
+# Stores: one fresh, durable Postgres + Redis under .dev/bench/webhook,
+# reached as DB_MODE says for opsbridge (scripts/bench/stores.sh). Both
+# servers use the same Postgres server (separate databases, opsbridge and
+# noderef, so neither sees the other's tables) and the same Redis (flushed
+# between runs): one set of settings and one warm page cache, so the server
+# is the only thing that differs; a CHECKPOINT before each run keeps one
+# run's dirty pages from being written during the next.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 # shellcheck source=stores.sh
 source scripts/bench/stores.sh
 secs=${1:-10}; conns=${2:-64}; rate=${3:-}; port=${BENCH_PORT:-3190}
+node_port=${NODE_PORT:-3191}
+targets=${WEBHOOK_TARGETS:-node,opsbridge}
+latency=${LATENCY:-}
+if [ -n "$latency" ]; then conns=1; rate=""; fi
+NODE_DIR="$ROOT/benches/node-reference"
+NODE_PID=""; PROXY_PID=""
+
+cleanup() {
+  for pid in "$NODE_PID" "$PROXY_PID"; do
+    [ -n "$pid" ] || continue
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  bench_cleanup
+}
+
 bench_stores_start webhook
+trap cleanup EXIT INT TERM
+# Built before any clock starts (a build error shows here).
 cargo bench --quiet --bench webhook_load --no-run
-bench_server_start "$port"
-secret=$(grep '^STRIPE_WEBHOOK_SECRET=' .dev/env | cut -d= -f2-)
-TARGET="http://127.0.0.1:$port" STRIPE_WEBHOOK_SECRET="$secret" DURATION_SECS=$secs CONCURRENCY=$conns RATE=$rate \
-  cargo bench --quiet --bench webhook_load
+# The proxy runs as its own binary (not under cargo) so signals reach it.
+proxy_bin=""
+[ -z "$latency" ] || proxy_bin=$(cargo bench --quiet --bench delay_proxy --no-run --message-format=json |
+  python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("executable") and m["target"]["name"] == "delay_proxy": print(m["executable"])')
+# One secret for both servers and the load: the caller's, else .dev/env's,
+# else a new one (scripts/dev writes .dev/env on its first start, and the
+# Node run may come first; scripts/dev lets the environment win).
+secret=${STRIPE_WEBHOOK_SECRET:-$(grep '^STRIPE_WEBHOOK_SECRET=' .dev/env 2>/dev/null | cut -d= -f2- || true)}
+[ -n "$secret" ] ||
+  secret=$(python3 -c 'import secrets,base64; print("whsec_"+base64.b64encode(secrets.token_bytes(32)).decode())')
+export STRIPE_WEBHOOK_SECRET=$secret
+psql_pg() { "$STACK_PG_BIN/psql" -h 127.0.0.1 -p "$STACK_PG_PORT" -U postgres -qtAc "$1" "${2:-postgres}"; }
+"$STACK_PG_BIN/createdb" -h 127.0.0.1 -p "$STACK_PG_PORT" -U postgres noderef
+
+# The stores as each server sees them: direct, or over TCP through the proxy.
+node_db=$(printf '%s' "$DATABASE_URL" | sed 's#^\(postgres://[^/]*\)/opsbridge?#\1/noderef?#')
+if [ "${DB_MODE:-direct}" = pgbouncer ]; then
+  node_db="postgres://postgres@127.0.0.1:$STACK_PG_PORT/noderef?sslmode=disable"
+  stack_log "the Node reference has no pooled mode: it connects to Postgres directly over TCP"
+fi
+node_redis=$REDIS_URL
+if [ -n "$latency" ]; then
+  pg_proxy=$(stack_free_port); redis_proxy=$(stack_free_port)
+  ROUTES="127.0.0.1:$pg_proxy=127.0.0.1:$STACK_PG_PORT,127.0.0.1:$redis_proxy=127.0.0.1:$STACK_REDIS_PORT" \
+    DELAY_MS=${DELAY_MS:-1} STATS_FILE="$BENCH_DIR/proxy.json" "$proxy_bin" >"$BENCH_DIR/proxy.log" 2>&1 &
+  PROXY_PID=$!
+  node_db="postgres://postgres@127.0.0.1:$pg_proxy/noderef?sslmode=disable"
+  node_redis="redis://127.0.0.1:$redis_proxy"
+  export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_proxy/opsbridge?sslmode=disable"
+  export REDIS_URL="redis://127.0.0.1:$redis_proxy"
+  for _ in $(seq 1 50); do [ -s "$BENCH_DIR/proxy.json" ] && break; sleep 0.1; done
+  stack_log "latency mode: stores behind a ${DELAY_MS:-1} ms-each-way proxy, 1 connection, closed loop"
+fi
+
+# CPU time (clock ticks) of the whole Postgres server: the postmaster with
+# its exited backends (cutime+cstime) plus its live children.
+pg_pid=$(head -n 1 "$STACK_PGDATA/postmaster.pid")
+ticks() { # PID [FIELDS]: utime+stime (+cutime+cstime with FIELDS=14-17)
+  local t; t=$(cut -d' ' -f"${2:-14-15}" "/proc/$1/stat" 2>/dev/null | tr ' ' '+')
+  echo $((${t:-0}))
+}
+pg_ticks() {
+  local t; t=$(ticks "$pg_pid" 14-17)
+  for c in $(pgrep -P "$pg_pid"); do t=$((t + $(ticks "$c"))); done
+  echo "$t"
+}
+# Round trips so far through the proxy: "postgres redis" (0 0 without it).
+proxy_trips() {
+  if [ -z "$PROXY_PID" ]; then echo "0 0"; return; fi
+  kill -USR1 "$PROXY_PID"; sleep 0.2
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["routes"]; print(r[0]["round_trips"], r[1]["round_trips"])' \
+    "$BENCH_DIR/proxy.json"
+}
+
+node_start() {
+  [ -d "$NODE_DIR/node_modules" ] || (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  PORT=$node_port DATABASE_URL=$node_db REDIS_URL=$node_redis STRIPE_WEBHOOK_SECRET=$secret \
+    node "$NODE_DIR/server.js" >"$BENCH_DIR/node.log" 2>&1 &
+  NODE_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$node_port/api/health" >/dev/null 2>&1 && return 0
+    kill -0 "$NODE_PID" 2>/dev/null || { tail -n 30 "$BENCH_DIR/node.log" >&2; return 1; }
+    sleep 0.1
+  done
+  return 1
+}
+
+node_stop() {
+  kill -TERM "$NODE_PID" 2>/dev/null || true
+  wait "$NODE_PID" 2>/dev/null || true
+  NODE_PID=""
+}
+
+# Runs the load against NAME on PORT; prints the load line, the Postgres CPU
+# and (latency mode) round trips per accepted event, and what DB holds in
+# its EVENTS and JOBS tables afterwards (the same work was stored); keeps the
+# line in $BENCH_DIR/NAME.out for the ratio.
+run_load() {
+  local name=$1 port=$2 db=$3 events=$4 jobs=$5 out trips0 trips1 pg0 pg1
+  psql_pg "CHECKPOINT"
+  trips0=$(proxy_trips); pg0=$(pg_ticks)
+  out=$(TARGET="http://127.0.0.1:$port" STRIPE_WEBHOOK_SECRET="$secret" DURATION_SECS=$secs \
+    CONCURRENCY=$conns RATE=$rate cargo bench --quiet --bench webhook_load)
+  pg1=$(pg_ticks); trips1=$(proxy_trips)
+  echo "$name${out#webhook load}"
+  echo "$out" >"$BENCH_DIR/$name.out"
+  psql_pg "SELECT format('$name: stored %s events, %s jobs', (SELECT count(*) FROM $events),
+    (SELECT count(*) FROM $jobs))" "$db"
+  # Autovacuum would otherwise catch up on these rows during the next run.
+  psql_pg "VACUUM ANALYZE" "$db"
+  python3 - "$name" "$out" "$((pg1 - pg0))" "$(getconf CLK_TCK)" "$trips0" "$trips1" "$latency" <<'PY'
+import re, sys
+name, out, pg, hz, t0, t1, latency = sys.argv[1:]
+m = re.search(r": (\d+) ok,", out)
+ok = int(m.group(1)) if m else 0
+if ok:
+    print(f"{name}: postgres CPU per event: {int(pg) / int(hz) * 1e6 / ok:.0f} µs")
+    if latency:
+        (p0, r0), (p1, r1) = (map(int, t.split()) for t in (t0, t1))
+        print(f"{name}: round trips per event: postgres {(p1 - p0) / ok:.2f}, redis {(r1 - r0) / ok:.2f}")
+PY
+}
+
+IFS=, read -r -a wanted <<<"$targets"
+for target in "${wanted[@]}"; do
+  case "$target" in
+    node)
+      node_start
+      run_load node "$node_port" noderef ref_events ref_jobs
+      node_stop ;;
+    opsbridge)
+      redis-cli -p "$STACK_REDIS_PORT" flushall >/dev/null
+      bench_server_start "$port"
+      run_load opsbridge "$port" opsbridge events jobs
+      admin=$(grep '^ADMIN_TOKEN=' .dev/env | cut -d= -f2-)
+      curl -fsS -H "Authorization: Bearer $admin" "http://127.0.0.1:$port/api/admin/overview" 2>/dev/null |
+        python3 -c 'import json,sys
+o = json.load(sys.stdin)
+w = o.get("stripe_writer", (o.get("metrics") or {}).get("stripe_writer"))
+if w is not None: print("opsbridge: stripe_writer:", json.dumps(w))' || true ;;
+    *) stack_log "WEBHOOK_TARGETS: node, opsbridge or both (got $target)"; exit 2 ;;
+  esac
+done
+
+if [ -s "$BENCH_DIR/node.out" ] && [ -s "$BENCH_DIR/opsbridge.out" ]; then
+  python3 - "$(cat "$BENCH_DIR/node.out")" "$(cat "$BENCH_DIR/opsbridge.out")" <<'PY'
+import re, sys
+def figures(line):
+    rate = float(re.search(r"= ([\d.]+)/s", line).group(1))
+    p50, p99 = (float(re.search(rf"{p} ([\d.]+)", line).group(1)) for p in ("p50", "p99"))
+    return rate, p50, p99
+(nr, n50, n99), (orate, o50, o99) = figures(sys.argv[1]), figures(sys.argv[2])
+div = lambda a, b: f"{a / b:.2f}" if b else "n/a"
+print(f"ratio: opsbridge/node events/s = {div(orate, nr)}, "
+      f"p50 node/opsbridge = {div(n50, o50)}, p99 node/opsbridge = {div(n99, o99)}")
+PY
+fi
