@@ -68,6 +68,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_plan_watermark",
         include_str!("../../migrations/0012_plan_watermark.sql"),
     ),
+    (
+        "0013_events_key_id_first",
+        include_str!("../../migrations/0013_events_key_id_first.sql"),
+    ),
 ];
 
 /// Advisory lock key: "opsbridge" in ASCII, so it cannot clash by accident.

@@ -32,6 +32,8 @@ pub struct Tx {
     conn: Option<Conn>,
     /// `BEGIN` has been sent.
     begun: AtomicBool,
+    /// What goes out with `BEGIN` (the mode's limits, [`Tx::with_settings`]).
+    begin: std::borrow::Cow<'static, str>,
 }
 
 impl Tx {
@@ -39,9 +41,17 @@ impl Tx {
     /// statement.
     pub fn new(conn: Conn) -> Self {
         Self {
+            begin: conn.mode.begin_sql().into(),
             conn: Some(conn),
             begun: AtomicBool::new(false),
         }
+    }
+
+    /// Adds `SET LOCAL` settings (or any simple statements) to what goes out
+    /// with `BEGIN`: still one round trip with the first statement.
+    pub fn with_settings(mut self, settings: &str) -> Self {
+        self.begin = format!("{}; {settings}", self.begin).into();
+        self
     }
 
     fn conn(&self) -> &Conn {
@@ -138,8 +148,7 @@ impl Tx {
         if self.begun.swap(true, Ordering::SeqCst) {
             return statement.await;
         }
-        let conn = self.conn();
-        sent_then(conn.raw_batch(conn.mode.begin_sql()), statement).await
+        sent_then(self.conn().raw_batch(&self.begin), statement).await
     }
 }
 

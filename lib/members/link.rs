@@ -214,8 +214,8 @@ pub async fn lock_and_find_all<T: Send>(
     let users = pick(|i| i.user_id.clone());
     let customers = pick(|i| i.customer_id.clone());
     let emails = pick(|i| i.email.as_ref().map(|e| e.to_lowercase()));
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&users, &customers, &emails];
-    let lookup = tx.query(&LOOKUP_ALL, &params);
+    let (sql, params) = lookup_all_sql([&users, &customers, &emails]);
+    let lookup = tx.query(&sql, &params);
     let (rows, also) = tx
         .execute_then(LOCK_SQL, &[&keys], async { tokio::try_join!(lookup, also) })
         .await
@@ -226,18 +226,33 @@ pub async fn lock_and_find_all<T: Send>(
     Ok((found, also))
 }
 
-/// The one lookup of a batch: each branch uses its identity's unique index
-/// (`= ANY` of a sorted array), like [`lookup_sql`]'s.
-pub static LOOKUP_ALL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    ["app_user_id = ANY($1)", "stripe_customer_id = ANY($2)", "email_lower = ANY($3)"]
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            format!("SELECT * FROM (SELECT {COLUMNS} FROM members WHERE {c} AND merged_into IS NULL FOR UPDATE) b{i}")
-        })
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ")
-});
+/// The one lookup of a batch: a branch per kind of identity the batch
+/// carries (an empty array's branch is left out: a plan made for it on a
+/// small table scanned another identity's index), each on its own unique
+/// index (`= ANY` of a sorted array), like [`lookup_sql`]'s. The branch
+/// states `IS NOT NULL`, the index's predicate (migration 0008): `= ANY` of
+/// a parameter does not imply it, so a cached generic plan could not use the
+/// index and scanned the table (measured 12 ms per batch after 16,000
+/// members). At most 7 statement texts, each cached.
+pub fn lookup_all_sql(
+    arrays: [&Vec<String>; 3],
+) -> (String, Vec<&(dyn tokio_postgres::types::ToSql + Sync)>) {
+    let columns = ["app_user_id", "stripe_customer_id", "email_lower"];
+    let mut branches = Vec::new();
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = Vec::new();
+    for (column, values) in columns.into_iter().zip(arrays) {
+        if values.is_empty() {
+            continue;
+        }
+        params.push(values);
+        let n = params.len();
+        branches.push(format!(
+            "SELECT * FROM (SELECT {COLUMNS} FROM members \
+             WHERE {column} = ANY(${n}) AND {column} IS NOT NULL AND merged_into IS NULL FOR UPDATE) b{n}"
+        ));
+    }
+    (branches.join(" UNION ALL "), params)
+}
 
 /// The statement finding the live members holding any identity in `id`
 /// (locked; never empty: `id` has at least one identity, or it has no lock

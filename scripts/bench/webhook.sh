@@ -4,7 +4,8 @@
 # side with a plain Node.js reference (benches/node-reference), one after the
 # other on the same machine, the same stores and the same load generator
 # (benches/webhook_load.rs). Prints one line per server (events/s, latency
-# percentiles), the Postgres CPU per accepted event, and the ratio.
+# percentiles), the CPU per accepted event of Postgres and of the server
+# process, and the ratio.
 #   scripts/bench/webhook.sh [seconds] [connections] [rate]
 #     with a rate: open loop at that many events/s, latency counted from each
 #     event's scheduled send time; without: closed loop, the saturation rate.
@@ -13,6 +14,8 @@
 #     way, over TCP), one connection, closed loop (one delivery at a time):
 #     p50/p99 and the store round trips each event costs.
 #   WEBHOOK_TARGETS=opsbridge (or node): run only one of them.
+#   PG_STATS=1: also print each server's costliest statements (Postgres with
+#     pg_stat_statements loaded; its bookkeeping costs a little CPU).
 # Stores: one fresh, durable Postgres + Redis under .dev/bench/webhook,
 # reached as DB_MODE says for opsbridge (scripts/bench/stores.sh). Both
 # servers use the same Postgres server (separate databases, opsbridge and
@@ -42,6 +45,9 @@ cleanup() {
   bench_cleanup
 }
 
+if [ -n "${PG_STATS:-}" ]; then
+  export STACK_PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+fi
 bench_stores_start webhook
 trap cleanup EXIT INT TERM
 # Built before any clock starts (a build error shows here).
@@ -62,6 +68,9 @@ secret=${STRIPE_WEBHOOK_SECRET:-$(grep '^STRIPE_WEBHOOK_SECRET=' .dev/env 2>/dev
 export STRIPE_WEBHOOK_SECRET=$secret
 psql_pg() { "$STACK_PG_BIN/psql" -h 127.0.0.1 -p "$STACK_PG_PORT" -U postgres -qtAc "$1" "${2:-postgres}"; }
 "$STACK_PG_BIN/createdb" -h 127.0.0.1 -p "$STACK_PG_PORT" -U postgres noderef
+if [ -n "${PG_STATS:-}" ]; then
+  for db in opsbridge noderef; do psql_pg "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" "$db"; done
+fi
 
 # The stores as each server sees them: direct, or over TCP through the proxy.
 node_db=$(printf '%s' "$DATABASE_URL" | sed 's#^\(postgres://[^/]*\)/opsbridge?#\1/noderef?#')
@@ -127,25 +136,32 @@ node_stop() {
 # its EVENTS and JOBS tables afterwards (the same work was stored); keeps the
 # line in $BENCH_DIR/NAME.out for the ratio.
 run_load() {
-  local name=$1 port=$2 db=$3 events=$4 jobs=$5 out trips0 trips1 pg0 pg1
+  local name=$1 port=$2 db=$3 events=$4 jobs=$5 server=$6 out trips0 trips1 pg0 pg1 s0 s1
   psql_pg "CHECKPOINT"
-  trips0=$(proxy_trips); pg0=$(pg_ticks)
+  trips0=$(proxy_trips); pg0=$(pg_ticks); s0=$(ticks "$server")
   out=$(TARGET="http://127.0.0.1:$port" STRIPE_WEBHOOK_SECRET="$secret" DURATION_SECS=$secs \
     CONCURRENCY=$conns RATE=$rate cargo bench --quiet --bench webhook_load)
-  pg1=$(pg_ticks); trips1=$(proxy_trips)
+  pg1=$(pg_ticks); trips1=$(proxy_trips); s1=$(ticks "$server")
   echo "$name${out#webhook load}"
   echo "$out" >"$BENCH_DIR/$name.out"
   psql_pg "SELECT format('$name: stored %s events, %s jobs', (SELECT count(*) FROM $events),
     (SELECT count(*) FROM $jobs))" "$db"
+  if [ -n "${PG_STATS:-}" ]; then
+    psql_pg "SELECT format('%s: %8s ms %7s calls %6s µs/call  %s', '$name', round(total_exec_time), calls,
+        round((total_exec_time * 1000 / calls)::numeric, 1), left(regexp_replace(query, '\s+', ' ', 'g'), 90))
+      FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$db')
+      ORDER BY total_exec_time DESC LIMIT 12" "$db"
+  fi
   # Autovacuum would otherwise catch up on these rows during the next run.
   psql_pg "VACUUM ANALYZE" "$db"
-  python3 - "$name" "$out" "$((pg1 - pg0))" "$(getconf CLK_TCK)" "$trips0" "$trips1" "$latency" <<'PY'
+  python3 - "$name" "$out" "$((pg1 - pg0))" "$(getconf CLK_TCK)" "$trips0" "$trips1" "$latency" "$((s1 - s0))" <<'PY'
 import re, sys
-name, out, pg, hz, t0, t1, latency = sys.argv[1:]
+name, out, pg, hz, t0, t1, latency, server = sys.argv[1:]
 m = re.search(r": (\d+) ok,", out)
 ok = int(m.group(1)) if m else 0
 if ok:
-    print(f"{name}: postgres CPU per event: {int(pg) / int(hz) * 1e6 / ok:.0f} µs")
+    per = lambda ticks: f"{int(ticks) / int(hz) * 1e6 / ok:.0f} µs"
+    print(f"{name}: CPU per event: postgres {per(pg)}, server process {per(server)}")
     if latency:
         (p0, r0), (p1, r1) = (map(int, t.split()) for t in (t0, t1))
         print(f"{name}: round trips per event: postgres {(p1 - p0) / ok:.2f}, redis {(r1 - r0) / ok:.2f}")
@@ -157,12 +173,12 @@ for target in "${wanted[@]}"; do
   case "$target" in
     node)
       node_start
-      run_load node "$node_port" noderef ref_events ref_jobs
+      run_load node "$node_port" noderef ref_events ref_jobs "$NODE_PID"
       node_stop ;;
     opsbridge)
       redis-cli -p "$STACK_REDIS_PORT" flushall >/dev/null
       bench_server_start "$port"
-      run_load opsbridge "$port" opsbridge events jobs
+      run_load opsbridge "$port" opsbridge events jobs "$(pgrep -f 'release/opsbridge-dev' | head -n 1)"
       admin=$(grep '^ADMIN_TOKEN=' .dev/env | cut -d= -f2-)
       curl -fsS -H "Authorization: Bearer $admin" "http://127.0.0.1:$port/api/admin/overview" 2>/dev/null |
         python3 -c 'import json,sys

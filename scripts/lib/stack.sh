@@ -80,6 +80,8 @@ stack_start() {
   local sock_dir; sock_dir=$(dirname "$STACK_PGDATA")
   [ ${#sock_dir} -le 80 ] || sock_dir=
   local opts="-c listen_addresses=127.0.0.1 -c port=$STACK_PG_PORT -c unix_socket_directories='$sock_dir' -c max_connections=400"
+  # Extra server settings for diagnostics (e.g. pg_stat_statements in a bench).
+  [ -z "${STACK_PG_EXTRA_OPTS:-}" ] || opts="$opts $STACK_PG_EXTRA_OPTS"
   if [ "$mode" = test ]; then
     # Throwaway data: durability off for speed.
     opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"

@@ -7,7 +7,7 @@
 //! plan forced, the plan a prepared statement settles on, and explained.
 
 use opsbridge::members::{
-    link::{lookup_sql, LOOKUP_ALL},
+    link::{lookup_all_sql, lookup_sql},
     Identity,
 };
 use opsbridge::support::store::OPEN_TICKET_SQL;
@@ -68,15 +68,41 @@ async fn the_repeat_contact_lookup_uses_the_open_tickets_by_email_index() {
 async fn each_branch_of_a_batch_lookup_uses_its_own_index() {
     let t = spawn_app().await;
     let client = t.direct().await;
-    let args = "ARRAY['u_1'], ARRAY['cus_1', 'cus_2'], ARRAY['a@example.com']";
-    let plan = generic_plan(&client, &LOOKUP_ALL, args).await;
-    assert_eq!(
-        indexes(&plan),
-        [
-            "members_app_user",
-            "members_stripe_customer",
-            "members_email_lower"
-        ],
-        "{plan}"
-    );
+    let one = |s: &str| vec![s.to_string()];
+    let none = Vec::new();
+    let (users, customers, emails) = (one("u_1"), one("cus_1"), one("a@example.com"));
+    for (arrays, want) in [
+        (
+            [&users, &customers, &emails],
+            vec![
+                "members_app_user",
+                "members_stripe_customer",
+                "members_email_lower",
+            ],
+        ),
+        (
+            [&none, &customers, &emails],
+            vec!["members_stripe_customer", "members_email_lower"],
+        ),
+        ([&none, &none, &emails], vec!["members_email_lower"]),
+    ] {
+        let (sql, params) = lookup_all_sql(arrays);
+        let args = vec!["ARRAY['x']"; params.len()].join(", ");
+        let plan = generic_plan(&client, &sql, &args).await;
+        assert_eq!(indexes(&plan), want, "{plan}");
+    }
+}
+
+#[tokio::test]
+async fn which_events_of_a_batch_are_stored_is_searched_by_id() {
+    let t = spawn_app().await;
+    let client = t.direct().await;
+    let plan = generic_plan(
+        &client,
+        opsbridge::stripe::batch::STORED_SQL,
+        "ARRAY['evt_1']",
+    )
+    .await;
+    assert_eq!(indexes(&plan), ["events_source_event_id"], "{plan}");
+    assert!(plan.contains("Index Cond: ((event_id = ANY"), "{plan}");
 }
