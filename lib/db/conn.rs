@@ -160,6 +160,16 @@ impl Conn {
     statement_by_mode!(raw_query_opt, Option<Row>, query_opt, query_typed_opt);
     statement_by_mode!(raw_execute, u64, execute, execute_typed);
 
+    /// `sql` as an unnamed statement in either mode: parsed and planned for
+    /// these very parameters on every execution (see [`Tx::query_fresh`]).
+    pub(super) async fn raw_query_unnamed(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, Error> {
+        self.client.query_typed(sql, &typed(params)).await
+    }
+
     /// `sql`, then `then` right behind it on the wire (see
     /// [`Sql::execute_then`]).
     pub(super) async fn raw_execute_then<T: Send>(

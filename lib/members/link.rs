@@ -195,7 +195,7 @@ pub fn resolve_found(found: &[Member], id: &Identity, now: DateTime<Utc>) -> Fou
 /// holding any of them, locked for update; `also` (statements of the same
 /// transaction) is sent behind the lookup.
 pub async fn lock_and_find_all<T: Send>(
-    tx: &impl Sql,
+    tx: &crate::db::Tx,
     ids: &[&Identity],
     also: impl std::future::Future<Output = Result<T, tokio_postgres::Error>> + Send,
 ) -> anyhow::Result<(Vec<Member>, T)> {
@@ -215,7 +215,9 @@ pub async fn lock_and_find_all<T: Send>(
     let customers = pick(|i| i.customer_id.clone());
     let emails = pick(|i| i.email.as_ref().map(|e| e.to_lowercase()));
     let (sql, params) = lookup_all_sql([&users, &customers, &emails]);
-    let lookup = tx.query(&sql, &params);
+    // Planned for its arrays each time (`query_fresh`): a cached generic
+    // plan of `= ANY($1)` made on a small table kept scanning it.
+    let lookup = tx.query_fresh(&sql, &params);
     let (rows, also) = tx
         .execute_then(LOCK_SQL, &[&keys], async { tokio::try_join!(lookup, also) })
         .await

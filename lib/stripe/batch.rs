@@ -89,6 +89,7 @@ enum Route {
 /// Runs one batch (events with pairwise distinct [`Item::keys`]).
 pub async fn run(app: &App, items: Vec<Item>) {
     let now = app.clock.now();
+    let verified = items.iter().any(|i| i.via == Via::Webhook);
     let entries = items
         .into_iter()
         .map(|item| Entry {
@@ -98,7 +99,15 @@ pub async fn run(app: &App, items: Vec<Item>) {
         .collect();
     // Boxed: each round trip nests many statement futures (debug builds
     // keep every layer in the polling frame).
-    for Entry { item, token } in Box::pin(write(app, entries, now)).await {
+    // The watchdog's "a delivery verified" marker: once per batch, sent
+    // alongside the batch's first round trip.
+    let marker = async {
+        if verified {
+            crate::watchdog::signals::stripe_verified(app).await;
+        }
+    };
+    let (alone, ()) = tokio::join!(Box::pin(write(app, entries, now)), marker);
+    for Entry { item, token } in alone {
         let result = finish(app, &item.event, &item.payload, item.via, token.as_deref()).await;
         item.answer(result);
     }
@@ -108,15 +117,8 @@ pub async fn run(app: &App, items: Vec<Item>) {
 /// entries to store one by one (all of them, claims held, when the batch
 /// failed: nothing of it was written).
 async fn write(app: &App, entries: Vec<Entry>, now: DateTime<Utc>) -> Vec<Entry> {
-    // Custom plans: a batch's statements take arrays whose plans a cached
-    // generic plan, made while the tables were small, gets wrong (a seq scan
-    // of `members` for the lookup: 10 ms per batch after 20,000 members).
-    // Planning them anew costs well under 0.1 ms per batch; the one-round-
-    // trip `BEGIN` carries the setting.
     let tx = match app.db.get().await {
-        Ok(conn) => conn
-            .begin()
-            .with_settings("SET LOCAL plan_cache_mode = force_custom_plan"),
+        Ok(conn) => conn.begin(),
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), "no connection for a batch: storing its events one by one");
             return entries;

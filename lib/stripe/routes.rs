@@ -84,16 +84,26 @@ async fn webhook(
         count_signature_failure(&app).await;
         return Err(e.into());
     }
-    let event = RawEvent::parse(&body).map_err(|e| WebhookError::Invalid(e.to_string()))?;
-    let payload: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|_| WebhookError::Invalid("invalid JSON".into()))?;
-    // The watchdog's "a delivery verified" marker, sent alongside the ingest
-    // (the group commit: concurrent deliveries share one transaction).
+    // One JSON parse: the payload, then the envelope read from it (a body
+    // that is not JSON gets the envelope parser's own error).
+    let payload: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(_) => {
+            let why = RawEvent::parse(&body)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_else(|| "invalid JSON".into());
+            return Err(WebhookError::Invalid(why));
+        }
+    };
+    let event = RawEvent::from_value(&payload).map_err(|e| WebhookError::Invalid(e.to_string()))?;
+    // The group commit: concurrent deliveries share one transaction (the
+    // watchdog's "a delivery verified" marker is set once per batch).
     let event_id = event.id.clone();
-    let (ingested, ()) = tokio::join!(
-        app.stripe_writer.ingest(&app, event, payload, Via::Webhook),
-        crate::watchdog::signals::stripe_verified(&app)
-    );
+    let ingested = app
+        .stripe_writer
+        .ingest(&app, event, payload, Via::Webhook)
+        .await;
     let ingested = match ingested {
         Ok(i) => i,
         Err(IngestError::InFlight) => return Err(WebhookError::InFlight),

@@ -46,7 +46,7 @@ cleanup() {
 }
 
 if [ -n "${PG_STATS:-}" ]; then
-  export STACK_PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+  export STACK_PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
 fi
 bench_stores_start webhook
 trap cleanup EXIT INT TERM
@@ -140,28 +140,33 @@ run_load() {
   psql_pg "CHECKPOINT"
   trips0=$(proxy_trips); pg0=$(pg_ticks); s0=$(ticks "$server")
   out=$(TARGET="http://127.0.0.1:$port" STRIPE_WEBHOOK_SECRET="$secret" DURATION_SECS=$secs \
-    CONCURRENCY=$conns RATE=$rate cargo bench --quiet --bench webhook_load)
+    CONCURRENCY=$conns RATE=$rate /usr/bin/time -f '%U %S' -o "$BENCH_DIR/loadgen.time" \
+    cargo bench --quiet --bench webhook_load)
   pg1=$(pg_ticks); trips1=$(proxy_trips); s1=$(ticks "$server")
   echo "$name${out#webhook load}"
   echo "$out" >"$BENCH_DIR/$name.out"
   psql_pg "SELECT format('$name: stored %s events, %s jobs', (SELECT count(*) FROM $events),
     (SELECT count(*) FROM $jobs))" "$db"
   if [ -n "${PG_STATS:-}" ]; then
-    psql_pg "SELECT format('%s: %8s ms %7s calls %6s µs/call  %s', '$name', round(total_exec_time), calls,
-        round((total_exec_time * 1000 / calls)::numeric, 1), left(regexp_replace(query, '\s+', ' ', 'g'), 90))
+    psql_pg "SELECT format('%s: %8s ms %7s calls %6s µs/call (planning %s)  %s', '$name', round(total_exec_time), calls,
+        round((total_exec_time * 1000 / calls)::numeric, 1), round((total_plan_time * 1000 / calls)::numeric, 1),
+        left(regexp_replace(query, '\s+', ' ', 'g'), 80))
       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '$db')
-      ORDER BY total_exec_time DESC LIMIT 12" "$db"
+      ORDER BY total_exec_time + total_plan_time DESC LIMIT 12" "$db"
   fi
   # Autovacuum would otherwise catch up on these rows during the next run.
   psql_pg "VACUUM ANALYZE" "$db"
-  python3 - "$name" "$out" "$((pg1 - pg0))" "$(getconf CLK_TCK)" "$trips0" "$trips1" "$latency" "$((s1 - s0))" <<'PY'
+  python3 - "$name" "$out" "$((pg1 - pg0))" "$(getconf CLK_TCK)" "$trips0" "$trips1" "$latency" "$((s1 - s0))" \
+    "$(cat "$BENCH_DIR/loadgen.time")" <<'PY'
 import re, sys
-name, out, pg, hz, t0, t1, latency, server = sys.argv[1:]
+name, out, pg, hz, t0, t1, latency, server, loadgen = sys.argv[1:]
 m = re.search(r": (\d+) ok,", out)
 ok = int(m.group(1)) if m else 0
 if ok:
     per = lambda ticks: f"{int(ticks) / int(hz) * 1e6 / ok:.0f} µs"
-    print(f"{name}: CPU per event: postgres {per(pg)}, server process {per(server)}")
+    load = sum(map(float, loadgen.split())) * 1e6 / ok
+    print(f"{name}: CPU per event: postgres {per(pg)}, server process {per(server)}"
+          f" (load generator, cargo included: {load:.0f} µs)")
     if latency:
         (p0, r0), (p1, r1) = (map(int, t.split()) for t in (t0, t1))
         print(f"{name}: round trips per event: postgres {(p1 - p0) / ok:.2f}, redis {(r1 - r0) / ok:.2f}")
