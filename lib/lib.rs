@@ -45,10 +45,13 @@
 //! # Where a Stripe event becomes a CRM upsert
 //!
 //! `api/webhooks/stripe.rs` → [`stripe::routes`] (signature verified over
-//! the raw bytes) → [`stripe::ingest::ingest`] (Redis claim, then one
-//! transaction) → [`stripe::apply::apply`] → [`members::change::prepare`]
-//! and `Change::write`, which enqueues `crm_upsert` through
-//! [`jobs::enqueue()`] in that same transaction → after the answer,
+//! the raw bytes) → [`stripe::writer`] (group commit: the deliveries arriving
+//! together) → [`stripe::batch`] (Redis claims, then one transaction for the
+//! batch) → [`stripe::apply::decide`] per event → [`members::change::prepare`]
+//! and [`members::change::write_all`], which enqueues each change's
+//! `crm_upsert` through [`jobs::enqueue_many`] in that same transaction
+//! ([`stripe::ingest::ingest`] is the same path for one event alone: the
+//! catch-up, and a batch's unusual events) → after the answer,
 //! [`jobs::run_now`] → [`jobs::dispatch::run`] → [`jobs::registry::delivery`]
 //! → [`crm::hubspot::CrmUpsert`] → [`crm::sync::upsert_batch`] (one batch
 //! update by contact id, one batch upsert by email). The crm-sync cron ([`jobs::sweep`]) retries

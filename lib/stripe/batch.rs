@@ -17,7 +17,7 @@
 //! ordering rule (Stripe `created`, then id) settles stale ones. Anything
 //! unusual (a merge, a deleted customer, two events finding one member by
 //! different identities) and any failure of the batch goes the proven way:
-//! event by event, each in its own transaction ([`super::ingest::finish`]),
+//! event by event, each in its own transaction (`ingest::finish`),
 //! so one bad event never fails the others.
 
 use std::collections::{HashMap, HashSet};
