@@ -195,10 +195,7 @@ pub async fn count_missing(
 async fn stored_ids(app: &App, ids: &[&str]) -> anyhow::Result<HashSet<String>> {
     let client = app.db.get().await?;
     let rows = client
-        .query(
-            "SELECT event_id FROM events WHERE source = 'stripe' AND event_id = ANY($1)",
-            &[&ids],
-        )
+        .query(crate::stripe::batch::STORED_SQL, &[&ids])
         .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }

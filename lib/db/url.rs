@@ -11,8 +11,10 @@
 
 use std::fmt;
 
+mod decode;
 mod parts;
-use parts::{decode_str, percent_decode, strip_scheme, Parts};
+use decode::{decode_str, percent_decode};
+use parts::{strip_scheme, Parts};
 
 /// libpq's sslmode, ordered from weakest to strongest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
