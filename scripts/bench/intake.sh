@@ -30,30 +30,19 @@ bench_stores_start intake
 export SUPPORT_RATE_LIMIT_PER_IP=1000000 SUPPORT_RATE_LIMIT_PER_EMAIL=1000000
 export DB_POOL_SIZE=${DB_POOL_SIZE:-16}
 bench_server_start "$PORT"
-server=$BENCH_SERVER
 
 # CPU time (clock ticks) of Postgres (the postmaster, exited backends
 # included, and its live backends) and of the functions' process: what each
 # accepted ticket costs, and so the most this machine's cores could accept.
-pg_pid=$(head -n 1 "$STACK_PGDATA/postmaster.pid")
-fn_pid=$(pgrep -P "$server" -f opsbridge-dev | head -n 1)
-ticks() { # PID [FIELDS]: utime+stime (+cutime+cstime with FIELDS=14-17)
-  local t; t=$(cut -d' ' -f"${2:-14-15}" "/proc/$1/stat" 2>/dev/null | tr ' ' '+')
-  echo $((${t:-0}))
-}
-pg_ticks() {
-  local t; t=$(ticks "$pg_pid" 14-17)
-  for c in $(pgrep -P "$pg_pid"); do t=$((t + $(ticks "$c"))); done
-  echo "$t"
-}
+fn_pid=$(bench_server_pid)
 # Built before the clock starts (a build error shows here).
 cargo bench --quiet --bench intake_load --no-run
 stack_log "intake load: $CONNECTIONS connections, ${DURATION_SECS}s${RATE:+, open loop at $RATE/s}"
 pgb_pid=$(cat "$BENCH_DIR/pooled/pgbouncer/pgbouncer.pid" 2>/dev/null || echo 0)
-pg0=$(pg_ticks); fn0=$(ticks "$fn_pid"); pgb0=$(ticks "$pgb_pid")
+pg0=$(bench_pg_ticks); fn0=$(bench_ticks "$fn_pid"); pgb0=$(bench_ticks "$pgb_pid")
 out=$(TARGET="http://127.0.0.1:$PORT" CONCURRENCY=$CONNECTIONS DURATION_SECS=$DURATION_SECS RATE=$RATE \
   cargo bench --quiet --bench intake_load)
-pg1=$(pg_ticks); fn1=$(ticks "$fn_pid"); pgb1=$(ticks "$pgb_pid")
+pg1=$(bench_pg_ticks); fn1=$(bench_ticks "$fn_pid"); pgb1=$(bench_ticks "$pgb_pid")
 echo "$out"
 ok=$(echo "$out" | sed -n 's/.*: \([0-9]*\) ok,.*/\1/p' | tail -n 1)
 python3 - "${ok:-0}" "$((pg1 - pg0))" "$((fn1 - fn0))" "$((pgb1 - pgb0))" "$(getconf CLK_TCK)" "$(nproc)" <<'PY'

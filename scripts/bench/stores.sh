@@ -56,12 +56,40 @@ bench_server_start() {
     "$BENCH_ROOT/scripts/dev" --release >"$BENCH_DIR/server.log" 2>&1 &
   BENCH_SERVER=$!
   stack_log "waiting for the server on :$port (first run builds release binaries)"
-  for _ in $(seq 1 900); do
+  bench_wait_health "$port" "$BENCH_SERVER" "$BENCH_DIR/server.log" 900
+}
+
+# Returns once http://127.0.0.1:PORT/api/health answers; fails (showing the
+# end of LOG) if PID exits first or SECONDS pass.
+bench_wait_health() {
+  local port=$1 pid=$2 log=$3 secs=$4
+  for _ in $(seq 1 $((secs * 10))); do
     curl -fsS "http://127.0.0.1:$port/api/health" >/dev/null 2>&1 && return 0
-    kill -0 "$BENCH_SERVER" 2>/dev/null || { tail -n 30 "$BENCH_DIR/server.log" >&2; return 1; }
-    sleep 1
+    kill -0 "$pid" 2>/dev/null || { tail -n 30 "$log" >&2; return 1; }
+    sleep 0.1
   done
   return 1
+}
+
+# CPU time in clock ticks of PID (utime+stime; with FIELDS=14-17 also its
+# reaped children's, cutime+cstime): what each accepted request costs.
+bench_ticks() {
+  local t; t=$(cut -d' ' -f"${2:-14-15}" "/proc/$1/stat" 2>/dev/null | tr ' ' '+')
+  echo $((${t:-0}))
+}
+
+# The whole Postgres server: the postmaster with its exited backends plus
+# its live children.
+bench_pg_ticks() {
+  local pg_pid t; pg_pid=$(head -n 1 "$STACK_PGDATA/postmaster.pid")
+  t=$(bench_ticks "$pg_pid" 14-17)
+  for c in $(pgrep -P "$pg_pid"); do t=$((t + $(bench_ticks "$c"))); done
+  echo "$t"
+}
+
+# The pid of the functions' process that bench_server_start started.
+bench_server_pid() {
+  pgrep -P "$BENCH_SERVER" -f opsbridge-dev | head -n 1
 }
 
 bench_cleanup() {

@@ -92,18 +92,6 @@ if [ -n "$latency" ]; then
   stack_log "latency mode: stores behind a ${DELAY_MS:-1} ms-each-way proxy, 1 connection, closed loop"
 fi
 
-# CPU time (clock ticks) of the whole Postgres server: the postmaster with
-# its exited backends (cutime+cstime) plus its live children.
-pg_pid=$(head -n 1 "$STACK_PGDATA/postmaster.pid")
-ticks() { # PID [FIELDS]: utime+stime (+cutime+cstime with FIELDS=14-17)
-  local t; t=$(cut -d' ' -f"${2:-14-15}" "/proc/$1/stat" 2>/dev/null | tr ' ' '+')
-  echo $((${t:-0}))
-}
-pg_ticks() {
-  local t; t=$(ticks "$pg_pid" 14-17)
-  for c in $(pgrep -P "$pg_pid"); do t=$((t + $(ticks "$c"))); done
-  echo "$t"
-}
 # Round trips so far through the proxy: "postgres redis" (0 0 without it).
 proxy_trips() {
   if [ -z "$PROXY_PID" ]; then echo "0 0"; return; fi
@@ -117,12 +105,7 @@ node_start() {
   PORT=$node_port DATABASE_URL=$node_db REDIS_URL=$node_redis STRIPE_WEBHOOK_SECRET=$secret \
     node "$NODE_DIR/server.js" >"$BENCH_DIR/node.log" 2>&1 &
   NODE_PID=$!
-  for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$node_port/api/health" >/dev/null 2>&1 && return 0
-    kill -0 "$NODE_PID" 2>/dev/null || { tail -n 30 "$BENCH_DIR/node.log" >&2; return 1; }
-    sleep 0.1
-  done
-  return 1
+  bench_wait_health "$node_port" "$NODE_PID" "$BENCH_DIR/node.log" 10
 }
 
 node_stop() {
@@ -138,11 +121,11 @@ node_stop() {
 run_load() {
   local name=$1 port=$2 db=$3 events=$4 jobs=$5 server=$6 out trips0 trips1 pg0 pg1 s0 s1
   psql_pg "CHECKPOINT"
-  trips0=$(proxy_trips); pg0=$(pg_ticks); s0=$(ticks "$server")
+  trips0=$(proxy_trips); pg0=$(bench_pg_ticks); s0=$(bench_ticks "$server")
   out=$(TARGET="http://127.0.0.1:$port" STRIPE_WEBHOOK_SECRET="$secret" DURATION_SECS=$secs \
     CONCURRENCY=$conns RATE=$rate /usr/bin/time -f '%U %S' -o "$BENCH_DIR/loadgen.time" \
     cargo bench --quiet --bench webhook_load)
-  pg1=$(pg_ticks); trips1=$(proxy_trips); s1=$(ticks "$server")
+  pg1=$(bench_pg_ticks); trips1=$(proxy_trips); s1=$(bench_ticks "$server")
   echo "$name${out#webhook load}"
   echo "$out" >"$BENCH_DIR/$name.out"
   psql_pg "SELECT format('$name: stored %s events, %s jobs', (SELECT count(*) FROM $events),
@@ -183,7 +166,7 @@ for target in "${wanted[@]}"; do
     opsbridge)
       redis-cli -p "$STACK_REDIS_PORT" flushall >/dev/null
       bench_server_start "$port"
-      run_load opsbridge "$port" opsbridge events jobs "$(pgrep -f 'release/opsbridge-dev' | head -n 1)"
+      run_load opsbridge "$port" opsbridge events jobs "$(bench_server_pid)"
       admin=$(grep '^ADMIN_TOKEN=' .dev/env | cut -d= -f2-)
       curl -fsS -H "Authorization: Bearer $admin" "http://127.0.0.1:$port/api/admin/overview" 2>/dev/null |
         python3 -c 'import json,sys
