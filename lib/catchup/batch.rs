@@ -150,7 +150,7 @@ async fn ingest_one(app: &App, payload: &Value) -> Result<Done, Stop> {
     let mut waited_ms = 0;
     let mut wait_ms = 25;
     loop {
-        match Box::pin(ingest(app, &event, payload, Via::Catchup)).await {
+        match ingest(app, &event, payload, Via::Catchup).await {
             Ok(i) if i.duplicate => return Ok(Done::Duplicate),
             Ok(i) => return Ok(Done::New(i.jobs)),
             Err(IngestError::InFlight) if waited_ms < IN_FLIGHT_WAIT_MS => {

@@ -169,9 +169,7 @@ impl Change {
         now: DateTime<Utc>,
         lines: Vec<Line>,
     ) -> anyhow::Result<Enqueued> {
-        // Boxed: the statements' futures nest deep (debug builds keep every
-        // layer on the caller's stack).
-        let mut enqueued = Box::pin(write_all(tx, vec![self.rows(m, now, lines)], now)).await?;
+        let mut enqueued = write_all(tx, vec![self.rows(m, now, lines)], now).await?;
         Ok(enqueued.pop().unwrap_or_default())
     }
 

@@ -102,10 +102,7 @@ pub(super) async fn finish(
     token: Option<&str>,
 ) -> Result<Ingested, IngestError> {
     let key = format!("stripe:{}", event.id);
-    // Boxed: one event's store nests many statement futures; kept off the
-    // caller's stack (a catch-up run calls this in a loop, debug builds keep
-    // every layer).
-    match Box::pin(store(app, event, payload, via)).await {
+    match store(app, event, payload, via).await {
         Ok(ingested) => {
             if let Err(e) = app.kv.set(&key, "done", DONE_TTL_MS).await {
                 tracing::warn!(event_id = %event.id, error = %e, "could not mark the event done in redis");

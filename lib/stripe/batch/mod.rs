@@ -97,8 +97,6 @@ pub async fn run(app: &App, items: Vec<Item>) {
             item,
         })
         .collect();
-    // Boxed: each round trip nests many statement futures (debug builds
-    // keep every layer in the polling frame).
     // The watchdog's "a delivery verified" marker: once per batch, sent
     // alongside the batch's first round trip.
     let marker = async {
@@ -106,7 +104,7 @@ pub async fn run(app: &App, items: Vec<Item>) {
             crate::watchdog::signals::stripe_verified(app).await;
         }
     };
-    let (alone, ()) = tokio::join!(Box::pin(write(app, entries, now)), marker);
+    let (alone, ()) = tokio::join!(write(app, entries, now), marker);
     for Entry { item, token } in alone {
         let result = finish(app, &item.event, &item.payload, item.via, token.as_deref()).await;
         item.answer(result);
@@ -124,7 +122,7 @@ async fn write(app: &App, entries: Vec<Entry>, now: DateTime<Utc>) -> Vec<Entry>
             return entries;
         }
     };
-    let (mut entries, routes) = match Box::pin(first_round_trip(app, &tx, entries, now)).await {
+    let (mut entries, routes) = match first_round_trip(app, &tx, entries, now).await {
         Ok(routed) => routed,
         Err((entries, e)) => {
             tracing::warn!(events = entries.len(), error = %format!("{e:#}"), "batch not stored: storing its events one by one");
@@ -153,7 +151,7 @@ async fn write(app: &App, entries: Vec<Entry>, now: DateTime<Utc>) -> Vec<Entry>
         return alone;
     }
     let (writing, decisions): (Vec<Entry>, Vec<Decision>) = writing.into_iter().unzip();
-    match Box::pin(second_round_trip(&tx, &writing, decisions, now)).await {
+    match second_round_trip(&tx, &writing, decisions, now).await {
         Ok(results) => {
             drop(tx);
             for (entry, result) in writing.into_iter().zip(results) {
