@@ -3,7 +3,7 @@
 #   PORT=3100 scripts/dev --release &     # in another terminal (or background)
 #   scripts/bench/access.sh               # BASE_URL, CONNECTIONS, DURATION, RATE to change
 # Seeds one member through POST /api/members/events, then runs the
-# access_load bench (benches/access_load.rs) with CONNECTIONS (64) connections
+# access_load generator (benches/loadgen/src/bin/access_load.rs) with CONNECTIONS (64) connections
 # for DURATION seconds (10): closed loop (saturation), or open loop at RATE
 # requests/s (latency counted from each request's scheduled time). Prints
 # answers/s and latency percentiles. Reads APP_API_TOKEN from the
@@ -30,7 +30,7 @@ check=$(curl -sS -o /dev/null -w '%{http_code}' -H "authorization: Bearer $APP_A
 [ "$check" = 200 ] || { echo "access check failed: HTTP $check" >&2; exit 1; }
 
 cd "$ROOT"
-cargo build --release --quiet --bench access_load
-bench=$(ls -t target/release/deps/access_load-* | grep -v '\.d$' | head -n 1)
+cargo build --release --quiet -p opsbridge-loadgen --bin access_load
+bench=target/release/access_load
 TARGET="$BASE_URL" APP_API_TOKEN="$APP_API_TOKEN" USER_ID="$user_id" CONCURRENCY="$CONNECTIONS" \
   DURATION_SECS="$DURATION" "$bench"

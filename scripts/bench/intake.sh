@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark of POST /api/support/intake: `benches/intake_load.rs` posts
+# Load benchmark of POST /api/support/intake: `benches/loadgen/src/bin/intake_load.rs` posts
 # unique tickets (a new email per request, so every post creates a member, a
 # ticket and its outbox jobs in one transaction) at CONNECTIONS connections
 # for DURATION_SECS against `scripts/dev --release` on PORT, closed loop (the
@@ -36,12 +36,12 @@ bench_server_start "$PORT"
 # accepted ticket costs, and so the most this machine's cores could accept.
 fn_pid=$(bench_server_pid)
 # Built before the clock starts (a build error shows here).
-cargo bench --quiet --bench intake_load --no-run
+loadgen=$(bench_loadgen intake_load)
 stack_log "intake load: $CONNECTIONS connections, ${DURATION_SECS}s${RATE:+, open loop at $RATE/s}"
 pgb_pid=$(cat "$BENCH_DIR/pooled/pgbouncer/pgbouncer.pid" 2>/dev/null || echo 0)
 pg0=$(bench_pg_ticks); fn0=$(bench_ticks "$fn_pid"); pgb0=$(bench_ticks "$pgb_pid")
 out=$(TARGET="http://127.0.0.1:$PORT" CONCURRENCY=$CONNECTIONS DURATION_SECS=$DURATION_SECS RATE=$RATE \
-  cargo bench --quiet --bench intake_load)
+  "$loadgen")
 pg1=$(bench_pg_ticks); fn1=$(bench_ticks "$fn_pid"); pgb1=$(bench_ticks "$pgb_pid")
 echo "$out"
 ok=$(echo "$out" | sed -n 's/.*: \([0-9]*\) ok,.*/\1/p' | tail -n 1)

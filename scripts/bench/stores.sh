@@ -92,6 +92,14 @@ bench_server_pid() {
   pgrep -P "$BENCH_SERVER" -f opsbridge-dev | head -n 1
 }
 
+# Builds the load generator NAME (benches/loadgen: webhook_load, intake_load,
+# access_load) and prints its path; run directly, not under cargo, so its CPU
+# time is its own.
+bench_loadgen() {
+  (cd "$BENCH_ROOT" && cargo build --release --quiet -p opsbridge-loadgen --bin "$1") >&2
+  echo "$BENCH_ROOT/target/release/$1"
+}
+
 bench_cleanup() {
   if [ -n "$BENCH_SERVER" ]; then
     kill -TERM "$BENCH_SERVER" 2>/dev/null || true

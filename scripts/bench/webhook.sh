@@ -3,9 +3,9 @@
 # transaction with the event and its outbox jobs, answer), opsbridge side by
 # side with a plain Node.js reference (benches/node-reference), one after the
 # other on the same machine, the same stores and the same load generator
-# (benches/webhook_load.rs). Prints one line per server (events/s, latency
-# percentiles), the CPU per accepted event of Postgres and of the server
-# process, and the ratio.
+# (benches/loadgen/src/bin/webhook_load.rs). Prints one line per server
+# (events/s, latency percentiles), the CPU per accepted event of Postgres and
+# of the server process, and the ratio.
 #   scripts/bench/webhook.sh [seconds] [connections] [rate]
 #     with a rate: open loop at that many events/s, latency counted from each
 #     event's scheduled send time; without: closed loop, the saturation rate.
@@ -51,7 +51,7 @@ fi
 bench_stores_start webhook
 trap cleanup EXIT INT TERM
 # Built before any clock starts (a build error shows here).
-cargo bench --quiet --bench webhook_load --no-run
+loadgen=$(bench_loadgen webhook_load)
 # The proxy runs as its own binary (not under cargo) so signals reach it.
 proxy_bin=""
 [ -z "$latency" ] || proxy_bin=$(cargo bench --quiet --bench delay_proxy --no-run --message-format=json |
@@ -124,7 +124,7 @@ run_load() {
   trips0=$(proxy_trips); pg0=$(bench_pg_ticks); s0=$(bench_ticks "$server")
   out=$(TARGET="http://127.0.0.1:$port" STRIPE_WEBHOOK_SECRET="$secret" DURATION_SECS=$secs \
     CONCURRENCY=$conns RATE=$rate /usr/bin/time -f '%U %S' -o "$BENCH_DIR/loadgen.time" \
-    cargo bench --quiet --bench webhook_load)
+    "$loadgen")
   pg1=$(bench_pg_ticks); trips1=$(proxy_trips); s1=$(bench_ticks "$server")
   echo "$name${out#webhook load}"
   echo "$out" >"$BENCH_DIR/$name.out"
@@ -149,7 +149,7 @@ if ok:
     per = lambda ticks: f"{int(ticks) / int(hz) * 1e6 / ok:.0f} µs"
     load = sum(map(float, loadgen.split())) * 1e6 / ok
     print(f"{name}: CPU per event: postgres {per(pg)}, server process {per(server)}"
-          f" (load generator, cargo included: {load:.0f} µs)")
+          f" (load generator {load:.0f} µs)")
     if latency:
         (p0, r0), (p1, r1) = (map(int, t.split()) for t in (t0, t1))
         print(f"{name}: round trips per event: postgres {(p1 - p0) / ok:.2f}, redis {(r1 - r0) / ok:.2f}")

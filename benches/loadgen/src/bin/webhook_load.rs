@@ -2,15 +2,13 @@
 //! against `scripts/dev --release`): `CONCURRENCY` connections send unique,
 //! correctly signed `checkout.session.completed` events (each creates a
 //! member and its outbox jobs); closed loop, or open loop at `RATE`/s (see
-//! `load/mod.rs`). Prints throughput and latency percentiles. `TARGET`
+//! `src/lib.rs`). Prints throughput and latency percentiles. `TARGET`
 //! (`http://127.0.0.1:3000`) and `WEBHOOK_PATH` (`/api/webhooks/stripe`) say
 //! where: the same load drives opsbridge and the Node reference
 //! (`benches/node-reference`).
 
-#[path = "load/mod.rs"]
-mod load;
+use opsbridge_loadgen as load;
 
-use opsbridge::secret::Secret;
 use serde_json::json;
 
 fn env_or(name: &str, default: &str) -> String {
@@ -36,8 +34,7 @@ fn event(n: u64, worker: u64, now: i64) -> Vec<u8> {
 #[tokio::main]
 async fn main() {
     let target = env_or("TARGET", "http://127.0.0.1:3000");
-    let secret =
-        Secret::new(std::env::var("STRIPE_WEBHOOK_SECRET").expect("STRIPE_WEBHOOK_SECRET"));
+    let secret = std::env::var("STRIPE_WEBHOOK_SECRET").expect("STRIPE_WEBHOOK_SECRET");
     let plan = load::Plan::from_env();
     let url = format!("{target}{}", env_or("WEBHOOK_PATH", "/api/webhooks/stripe"));
     let client = reqwest::Client::builder()
@@ -49,7 +46,7 @@ async fn main() {
         async move {
             let now = chrono::Utc::now().timestamp();
             let body = event(n, worker, now);
-            let sig = opsbridge::signature::stripe::sign(&body, &secret, now);
+            let sig = load::stripe_signature(&body, &secret, now);
             let res = client
                 .post(&url)
                 .header("stripe-signature", sig)

@@ -2,11 +2,10 @@
 //! against `scripts/dev --release`): `CONCURRENCY` connections post unique
 //! contacts (a new email per request, so every post creates a member, a
 //! ticket and its outbox jobs in one transaction); closed loop, or open loop
-//! at `RATE`/s (see `load/mod.rs`). Prints throughput and latency
+//! at `RATE`/s (see `src/lib.rs`). Prints throughput and latency
 //! percentiles of accepted (202) tickets; any other answer is an error.
 
-#[path = "load/mod.rs"]
-mod load;
+use opsbridge_loadgen as load;
 
 #[tokio::main]
 async fn main() {

@@ -1,11 +1,10 @@
 //! HTTP load for `GET /api/members/access` (run by `scripts/bench/access.sh`
 //! against `scripts/dev --release`): `CONCURRENCY` connections ask for one
 //! seeded member (`USER_ID`) with the app's bearer token; closed loop, or
-//! open loop at `RATE`/s (see `load/mod.rs`). Prints throughput and latency
+//! open loop at `RATE`/s (see `src/lib.rs`). Prints throughput and latency
 //! percentiles.
 
-#[path = "load/mod.rs"]
-mod load;
+use opsbridge_loadgen as load;
 
 #[tokio::main]
 async fn main() {
