@@ -110,6 +110,11 @@ impl Conn {
         Tx::new(self)
     }
 
+    /// Starts a [`Tx::keyed`] transaction on this connection.
+    pub fn begin_keyed(self) -> Tx {
+        Tx::keyed(self)
+    }
+
     /// Runs `sql` (one or more statements, no parameters) with the simple
     /// query protocol: no statement is prepared, so it is safe in either
     /// mode. In transaction mode it runs inside `BEGIN`/`COMMIT` with the
@@ -159,16 +164,6 @@ impl Conn {
     statement_by_mode!(raw_query_one, Row, query_one, query_typed_one);
     statement_by_mode!(raw_query_opt, Option<Row>, query_opt, query_typed_opt);
     statement_by_mode!(raw_execute, u64, execute, execute_typed);
-
-    /// `sql` as an unnamed statement in either mode: parsed and planned for
-    /// these very parameters on every execution (see [`Tx::query_fresh`]).
-    pub(super) async fn raw_query_unnamed(
-        &self,
-        sql: &str,
-        params: Params<'_>,
-    ) -> Result<Vec<Row>, Error> {
-        self.client.query_typed(sql, &typed(params)).await
-    }
 
     /// `sql`, then `then` right behind it on the wire (see
     /// [`Sql::execute_then`]).

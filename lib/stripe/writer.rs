@@ -40,6 +40,8 @@ const BUCKETS: [usize; 7] = [1, 2, 4, 8, 16, 32, MAX_BATCH];
 #[derive(Default)]
 pub struct Writer {
     queue: Mutex<Queue>,
+    /// The watchdog's "a delivery verified" marker, written per minute.
+    pub(crate) verified: crate::watchdog::signals::VerifiedMarker,
     batches: AtomicU64,
     events: AtomicU64,
     sizes: [AtomicU64; BUCKETS.len()],

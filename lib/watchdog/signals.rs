@@ -12,6 +12,8 @@
 //! Recording is best effort: with Redis down nothing is counted, and the
 //! rule reports itself unavailable rather than healthy.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use chrono::{DateTime, Duration, Utc};
 
 use crate::kv::{Kv, KvError};
@@ -38,11 +40,35 @@ pub async fn stripe_signature_failed(app: &App) {
     }
 }
 
-/// Records that a delivery verified just now.
-pub async fn stripe_verified(app: &App) {
-    let at = app.clock.now().timestamp_millis().to_string();
-    if let Err(e) = app.kv.set(VERIFIED_KEY, &at, VERIFIED_TTL_MS).await {
-        tracing::warn!(error = %e, "could not record a verified delivery for the watchdog");
+/// Records that deliveries verify, for one instance: Redis is written at
+/// most once a minute (the first verified delivery of each minute). The rule
+/// compares the marker with whole-minute window starts only, so a marker
+/// from earlier in the current minute decides exactly as a fresh one would,
+/// and a renewal burst costs Redis one write a minute instead of one per
+/// batch.
+#[derive(Debug, Default)]
+pub struct VerifiedMarker {
+    /// The minute last written (0: none yet).
+    minute: AtomicI64,
+}
+
+impl VerifiedMarker {
+    /// Records that a delivery verified just now.
+    pub async fn record(&self, app: &App) {
+        let now = app.clock.now();
+        let minute = minute_of(now);
+        if self.minute.load(Ordering::Relaxed) == minute {
+            return;
+        }
+        let at = now.timestamp_millis().to_string();
+        match app.kv.set(VERIFIED_KEY, &at, VERIFIED_TTL_MS).await {
+            // Only a write that landed counts: after an error, the next
+            // delivery tries again.
+            Ok(()) => self.minute.store(minute, Ordering::Relaxed),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record a verified delivery for the watchdog")
+            }
+        }
     }
 }
 

@@ -16,6 +16,8 @@
 #   WEBHOOK_TARGETS=opsbridge (or node): run only one of them.
 #   PG_STATS=1: also print each server's costliest statements (Postgres with
 #     pg_stat_statements loaded; its bookkeeping costs a little CPU).
+#   WAL_PREFILL=N: WAL segments made ready before the runs (48; 0 = a cold
+#     Postgres, see bench_wal_prefill in stores.sh).
 # Stores: one fresh, durable Postgres + Redis under .dev/bench/webhook,
 # reached as DB_MODE says for opsbridge (scripts/bench/stores.sh). Both
 # servers use the same Postgres server (separate databases, opsbridge and
@@ -45,10 +47,14 @@ cleanup() {
   bench_cleanup
 }
 
+# Room for the recycled WAL segments of bench_wal_prefill, and no
+# checkpoint forced by WAL volume during a run.
+export STACK_PG_EXTRA_OPTS="-c min_wal_size=1GB -c max_wal_size=4GB ${BENCH_PG_OPTS:-}"
 if [ -n "${PG_STATS:-}" ]; then
-  export STACK_PG_EXTRA_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
+  STACK_PG_EXTRA_OPTS="$STACK_PG_EXTRA_OPTS -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
 fi
 bench_stores_start webhook
+bench_wal_prefill "${WAL_PREFILL:-48}"
 trap cleanup EXIT INT TERM
 # Built before any clock starts (a build error shows here).
 loadgen=$(bench_loadgen webhook_load)

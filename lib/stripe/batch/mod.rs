@@ -97,11 +97,11 @@ pub async fn run(app: &App, items: Vec<Item>) {
             item,
         })
         .collect();
-    // The watchdog's "a delivery verified" marker: once per batch, sent
-    // alongside the batch's first round trip.
+    // The watchdog's "a delivery verified" marker (at most once a minute),
+    // sent alongside the batch's first round trip.
     let marker = async {
         if verified {
-            crate::watchdog::signals::stripe_verified(app).await;
+            app.stripe_writer.verified.record(app).await;
         }
     };
     let (alone, ()) = tokio::join!(write(app, entries, now), marker);
@@ -116,7 +116,9 @@ pub async fn run(app: &App, items: Vec<Item>) {
 /// failed: nothing of it was written).
 async fn write(app: &App, entries: Vec<Entry>, now: DateTime<Utc>) -> Vec<Entry> {
     let tx = match app.db.get().await {
-        Ok(conn) => conn.begin(),
+        // Keyed: its statements are cached and their plans must stay on
+        // the indexes while the tables grow (see `Tx::keyed`).
+        Ok(conn) => conn.begin_keyed(),
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), "no connection for a batch: storing its events one by one");
             return entries;
