@@ -1,12 +1,13 @@
 //! Ingesting a chunk of listed events (oldest first) through the webhook's
-//! own path (`stripe::ingest`, `Via::Catchup`): same Redis claim, same
-//! transaction, same ordering guard, same outbox jobs.
+//! own writer (`App::stripe_writer`, `Via::Catchup`): same Redis claim,
+//! same group commit, same ordering guard, same outbox jobs.
 //!
-//! Events of one customer are ingested one after another, in order; different
-//! customers run concurrently (two per pooled connection), which is what
-//! makes thousands of events take seconds. The result says how long a
-//! prefix of the chunk is durably stored: the cursor may pass that prefix
-//! only, whatever happened after it.
+//! Events of one customer are ingested one after another, in order;
+//! different customers are offered to the writer at once, so they share its
+//! transactions (up to its batch cap) with each other and with webhook
+//! deliveries arriving meanwhile. The result says how long a prefix of the
+//! chunk is durably stored: the cursor may pass that prefix only, whatever
+//! happened after it.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -19,15 +20,13 @@ use crate::db::Sql;
 use crate::members::change::Enqueued;
 use crate::state::App;
 use crate::stripe::event::RawEvent;
-use crate::stripe::{ingest, IngestError, Via};
+use crate::stripe::writer::MAX_BATCH;
+use crate::stripe::{IngestError, Via};
 
-/// Most concurrent ingests.
-pub const MAX_CONCURRENCY: usize = 32;
-/// Ingests in flight per pooled connection. Why two: an ingest holds its
-/// connection only for its transaction; its Redis claim before and its done
-/// marker after leave the connection free, and a second ingest waiting in the
-/// pool's queue takes it meanwhile (the pool still bounds Postgres).
-pub const INGESTS_PER_CONNECTION: usize = 2;
+/// Customers ingested at once: enough to fill the writer's batches (one
+/// event per customer waits in its queue at a time). Postgres is bounded by
+/// the writer (two batches in flight), not by this.
+pub const MAX_CONCURRENCY: usize = MAX_BATCH;
 /// The webhook may be storing the same event right now: wait for it this
 /// long in total (its write takes milliseconds) before stopping the run there.
 pub const IN_FLIGHT_WAIT_MS: u64 = 3_000;
@@ -70,10 +69,9 @@ pub async fn ingest_chunk(app: &App, events: &[Value], deadline: Instant) -> Bat
         HashSet::new()
     });
     let stored = &stored;
-    let concurrency = (app.config.db_pool_size * INGESTS_PER_CONNECTION).clamp(1, MAX_CONCURRENCY);
     let results: Vec<Vec<(usize, Result<Done, Stop>)>> = futures::stream::iter(partitions(events))
         .map(|indexes| ingest_in_order(app, events, stored, indexes, deadline))
-        .buffer_unordered(concurrency)
+        .buffer_unordered(MAX_CONCURRENCY)
         .collect()
         .await;
     let mut by_index: Vec<Option<Result<Done, Stop>>> = (0..events.len()).map(|_| None).collect();
@@ -150,7 +148,11 @@ async fn ingest_one(app: &App, payload: &Value) -> Result<Done, Stop> {
     let mut waited_ms = 0;
     let mut wait_ms = 25;
     loop {
-        match ingest(app, &event, payload, Via::Catchup).await {
+        let ingested = app
+            .stripe_writer
+            .ingest(app, event.clone(), payload.clone(), Via::Catchup)
+            .await;
+        match ingested {
             Ok(i) if i.duplicate => return Ok(Done::Duplicate),
             Ok(i) => return Ok(Done::New(i.jobs)),
             Err(IngestError::InFlight) if waited_ms < IN_FLIGHT_WAIT_MS => {

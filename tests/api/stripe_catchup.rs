@@ -162,6 +162,8 @@ async fn missed_events_across_pages_are_applied_once_and_a_second_run_finds_noth
     }
     let before = jobs_per_member(&t).await;
     fake.add(missed.iter().chain(&delivered).cloned());
+    let batches = || t.app.stripe_writer.stats()["batches"].as_u64().unwrap();
+    let batches_before = batches();
 
     let (status, body) = cron(&t).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -171,6 +173,13 @@ async fn missed_events_across_pages_are_applied_once_and_a_second_run_finds_noth
         (Some(180), Some(150))
     );
     assert_eq!(body["duplicates"], 30);
+    // Different customers shared the writer's transactions (one customer's
+    // three events are three batches, one after the other).
+    let used = batches() - batches_before;
+    assert!(
+        (3..=50).contains(&used),
+        "150 events in {used} transactions"
+    );
     assert!(body["pages"].as_u64().unwrap() >= 2 && body["duration_ms"].is_u64());
     each_event_applied_once(&t, 180).await;
     assert_eq!(t.count_where("events", "via = 'catchup'").await, 150);
