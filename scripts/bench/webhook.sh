@@ -18,6 +18,9 @@
 #     pg_stat_statements loaded; its bookkeeping costs a little CPU).
 #   WAL_PREFILL=N: WAL segments made ready before the runs (48; 0 = a cold
 #     Postgres, see bench_wal_prefill in stores.sh).
+#   WARMUP_SECS=N: the same load, not measured, before each server's run
+#     (2; 0 = measure from a cold start).
+#   SLOW_MS=N: also print when the events slower than N ms were due.
 # Stores: one fresh, durable Postgres + Redis under .dev/bench/webhook,
 # reached as DB_MODE says for opsbridge (scripts/bench/stores.sh). Both
 # servers use the same Postgres server (separate databases, opsbridge and
@@ -126,6 +129,13 @@ node_stop() {
 # line in $BENCH_DIR/NAME.out for the ratio.
 run_load() {
   local name=$1 port=$2 db=$3 events=$4 jobs=$5 server=$6 out trips0 trips1 pg0 pg1 s0 s1
+  # Warm-up, not measured: the same load for WARMUP_SECS opens the pools'
+  # connections and fills the statement caches, as on a server that has run
+  # a while (cold, the first half second held ~1% of all events above 8 ms).
+  if [ "${WARMUP_SECS:-2}" -gt 0 ]; then
+    TARGET="http://127.0.0.1:$port" STRIPE_WEBHOOK_SECRET="$secret" DURATION_SECS=${WARMUP_SECS:-2} \
+      CONCURRENCY=$conns RATE=$rate SLOW_MS="" "$loadgen" >/dev/null
+  fi
   psql_pg "CHECKPOINT"
   trips0=$(proxy_trips); pg0=$(bench_pg_ticks); s0=$(bench_ticks "$server")
   out=$(TARGET="http://127.0.0.1:$port" STRIPE_WEBHOOK_SECRET="$secret" DURATION_SECS=$secs \

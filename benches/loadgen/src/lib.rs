@@ -73,7 +73,8 @@ where
                 }
                 tokio::time::sleep_until(due.into()).await;
                 if send(w, n).await {
-                    lat.push(due.elapsed().as_micros() as u64);
+                    let at = due.duration_since(started).as_millis() as u64;
+                    lat.push((due.elapsed().as_micros() as u64, at));
                 } else {
                     errors += 1;
                 }
@@ -82,12 +83,19 @@ where
             (lat, errors)
         }));
     }
-    let (mut all, mut errors) = (Vec::new(), 0);
+    let (mut timed, mut errors) = (Vec::new(), 0);
     for w in workers {
         let (lat, e) = w.await.expect("worker");
-        all.extend(lat);
+        timed.extend(lat);
         errors += e;
     }
+    if let Some(slow_ms) = std::env::var("SLOW_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        print_slow(&timed, slow_ms);
+    }
+    let mut all: Vec<u64> = timed.into_iter().map(|(lat, _)| lat).collect();
     let secs = started.elapsed().as_secs_f64();
     all.sort_unstable();
     let pct = |p: f64| {
@@ -110,6 +118,23 @@ where
         pct(0.99),
         pct(1.0)
     );
+}
+
+/// `SLOW_MS`: when the requests slower than `slow_ms` were due, per 100 ms
+/// of the run (a periodic stall shows as a few dense slots, a queue as
+/// many thin ones).
+fn print_slow(timed: &[(u64, u64)], slow_ms: u64) {
+    let mut slots = std::collections::BTreeMap::new();
+    for (lat, at) in timed {
+        if *lat > slow_ms * 1000 {
+            *slots.entry(at / 100).or_insert(0u64) += 1;
+        }
+    }
+    let line: Vec<String> = slots
+        .iter()
+        .map(|(slot, n)| format!("{:.1}s:{n}", *slot as f64 / 10.0))
+        .collect();
+    println!("slower than {slow_ms} ms, by due time: {}", line.join(" "));
 }
 
 /// The `Stripe-Signature` header Stripe sends for `body` at `timestamp`
