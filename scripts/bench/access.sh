@@ -31,6 +31,6 @@ check=$(curl -sS -o /dev/null -w '%{http_code}' -H "authorization: Bearer $APP_A
 
 cd "$ROOT"
 cargo build --release --quiet -p opsbridge-loadgen --bin access_load
-bench=target/release/access_load
+bench=${CARGO_TARGET_DIR:-target}/release/access_load
 TARGET="$BASE_URL" APP_API_TOKEN="$APP_API_TOKEN" USER_ID="$user_id" CONCURRENCY="$CONNECTIONS" \
   DURATION_SECS="$DURATION" "$bench"

@@ -12,7 +12,7 @@ cd "$ROOT"
 source scripts/bench/stores.sh
 runs=${1:-10}; port=${BENCH_PORT:-3290}
 cargo build --release --quiet --bin opsbridge-dev
-bin="$ROOT/target/release/opsbridge-dev"
+bin="${CARGO_TARGET_DIR:-$ROOT/target}/release/opsbridge-dev"
 [ -f .dev/env ] || { echo "run scripts/dev once first (it writes .dev/env)" >&2; exit 1; }
 set -a; # shellcheck disable=SC1091
 source .dev/env; set +a

@@ -119,7 +119,7 @@ SQL
 # time is its own.
 bench_loadgen() {
   (cd "$BENCH_ROOT" && cargo build --release --quiet -p opsbridge-loadgen --bin "$1") >&2
-  echo "$BENCH_ROOT/target/release/$1"
+  echo "${CARGO_TARGET_DIR:-$BENCH_ROOT/target}/release/$1"
 }
 
 bench_cleanup() {
