@@ -50,8 +50,8 @@
 //! batch) → [`stripe::apply::decide`] per event → [`members::change::prepare`]
 //! and [`members::change::write_all`], which enqueues each change's
 //! `crm_upsert` through [`jobs::enqueue_many`] in that same transaction
-//! ([`stripe::ingest::ingest`] is the same path for one event alone: the
-//! catch-up, and a batch's unusual events) → after the answer,
+//! ([`stripe::ingest`] is the same path for one event alone: a batch's
+//! unusual events; the catch-up feeds the same writer) → after the answer,
 //! [`jobs::run_now`] → [`jobs::dispatch::run`] → [`jobs::registry::delivery`]
 //! → [`crm::hubspot::CrmUpsert`] → [`crm::sync::upsert_batch`] (one batch
 //! update by contact id, one batch upsert by email). The crm-sync cron ([`jobs::sweep`]) retries

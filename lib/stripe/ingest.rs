@@ -1,8 +1,10 @@
-//! The one ingest path for Stripe events, shared by the webhook and the
-//! catch-up cron: Redis claim (fast path), then ONE Postgres transaction
-//! (event row + member + outbox jobs), then the claim becomes a completed
-//! marker. The `UNIQUE (source, event_id)` constraint is the durable
-//! backstop: with Redis down, Postgres alone keeps exactly-once.
+//! One Stripe event in a transaction of its own, for what the group commit
+//! ([`super::writer`], [`super::batch`]) hands over after settling the
+//! event's Redis claim: merges, deleted customers, and every event of a
+//! batch that failed. ONE Postgres transaction (event row + member + outbox
+//! jobs), then the claim becomes a completed marker. The
+//! `UNIQUE (source, event_id)` constraint is the durable backstop: with
+//! Redis down, Postgres alone keeps exactly-once.
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -59,36 +61,6 @@ pub enum IngestError {
     /// Postgres failed: nothing was written; retry later.
     #[error("could not store the event: {0:#}")]
     Store(anyhow::Error),
-}
-
-/// Ingests one verified event.
-pub async fn ingest(
-    app: &App,
-    event: &RawEvent,
-    payload: &Value,
-    via: Via,
-) -> Result<Ingested, IngestError> {
-    let key = format!("stripe:{}", event.id);
-    let token = format!("inflight:{}", Uuid::new_v4().simple());
-    let claimed = match app.kv.set_nx(&key, &token, CLAIM_TTL_MS).await {
-        Ok(true) => true,
-        Ok(false) => match app.kv.get(&key).await {
-            Ok(Some(v)) if v == "done" => {
-                return Ok(Ingested {
-                    duplicate: true,
-                    member_id: None,
-                    jobs: Vec::new(),
-                });
-            }
-            Ok(Some(_)) => return Err(IngestError::InFlight),
-            _ => false,
-        },
-        Err(e) => {
-            tracing::warn!(event_id = %event.id, error = %e, "redis unavailable: Postgres alone decides (degraded)");
-            false
-        }
-    };
-    finish(app, event, payload, via, claimed.then_some(token.as_str())).await
 }
 
 /// Stores an event whose Redis claim is settled (`token`: the claim we

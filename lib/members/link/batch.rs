@@ -17,13 +17,13 @@ pub enum Found {
     /// One member (found, or a new lead in memory).
     One(Box<Resolved>),
     /// Several live members hold its identities: a merge (or a conflict),
-    /// left to [`resolve`] in a transaction of its own.
+    /// left to [`super::resolve`] in a transaction of its own.
     Several,
 }
 
 /// The member `id` resolves to among `found`, the live members a batch's
 /// one lookup returned ([`lock_and_find_all`]) — the same answer as
-/// [`resolve`] whenever no merge is involved.
+/// [`super::resolve`] whenever no merge is involved.
 pub fn resolve_found(found: &[Member], id: &Identity, now: DateTime<Utc>) -> Found {
     if id.lock_keys().is_empty() {
         return Found::Nobody;
@@ -90,7 +90,7 @@ pub async fn lock_and_find_all<T: Send>(
 /// The one lookup of a batch: a branch per kind of identity the batch
 /// carries (an empty array's branch is left out: a plan made for it on a
 /// small table scanned another identity's index), each on its own unique
-/// index (`= ANY` of a sorted array), like [`lookup_sql`]'s. The branch
+/// index (`= ANY` of a sorted array), like [`super::lookup_sql`]'s. The branch
 /// states `IS NOT NULL`, the index's predicate (migration 0008): `= ANY` of
 /// a parameter does not imply it, so a cached generic plan could not use the
 /// index and scanned the table (measured 12 ms per batch after 16,000
