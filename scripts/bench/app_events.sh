@@ -13,7 +13,7 @@ cd "$ROOT"
 # shellcheck source=stores.sh
 source scripts/bench/stores.sh
 secs=${1:-10}; conns=${2:-64}; rate=${3:-}; port=${BENCH_PORT:-3192}
-export STACK_PG_EXTRA_OPTS="-c min_wal_size=1GB -c max_wal_size=4GB"
+export STACK_PG_EXTRA_OPTS=$BENCH_WAL_OPTS
 bench_stores_start app_events
 bench_wal_prefill 48
 loadgen=$(bench_loadgen app_events_load)
@@ -30,10 +30,5 @@ out=$(load "$secs")
 pg1=$(bench_pg_ticks); s1=$(bench_ticks "$server")
 echo "$out"
 ok=$(echo "$out" | sed -n 's/.*: \([0-9]*\) ok,.*/\1/p')
-python3 - "${ok:-0}" "$((pg1 - pg0))" "$((s1 - s0))" "$(getconf CLK_TCK)" <<'PY'
-import sys
-ok, pg, server, hz = map(int, sys.argv[1:])
-if ok:
-    per = lambda t: f"{t / hz * 1e6 / ok:.0f} µs"
-    print(f"app events: CPU per event: postgres {per(pg)}, server process {per(server)}")
-PY
+echo "app events: CPU per event: postgres $(bench_us_per_event $((pg1 - pg0)) "${ok:-0}")," \
+  "server process $(bench_us_per_event $((s1 - s0)) "${ok:-0}")"

@@ -23,6 +23,9 @@ source "$BENCH_ROOT/scripts/lib/pooled.sh"
 
 BENCH_SERVER=""
 BENCH_DIR=""
+# Room for bench_wal_prefill's recycled segments, and no checkpoint forced
+# by WAL volume during a run.
+BENCH_WAL_OPTS="-c min_wal_size=1GB -c max_wal_size=4GB"
 
 bench_stores_start() {
   local dir="$BENCH_ROOT/.dev/bench/$1" mode=${DB_MODE:-direct}
@@ -87,6 +90,13 @@ bench_pg_ticks() {
   echo "$t"
 }
 
+# Microseconds per accepted event of TICKS clock ticks over OK events.
+bench_us_per_event() {
+  local ticks=$1 ok=$2
+  [ "$ok" -gt 0 ] || { echo "n/a"; return; }
+  echo "$((ticks * 1000000 / $(getconf CLK_TCK) / ok)) µs"
+}
+
 # The pid of the functions' process that bench_server_start started.
 bench_server_pid() {
   pgrep -P "$BENCH_SERVER" -f opsbridge-dev | head -n 1
@@ -96,8 +106,8 @@ bench_server_pid() {
 # run a while has them: a fresh cluster zero-fills and syncs every new
 # segment inside the commit that first needs it, a stall of every commit
 # behind it that no deployed Postgres pays (measured here: open-loop p99
-# 16-20 ms cold, 12 ms with recycled segments). Needs min_wal_size of at
-# least N segments so that the CHECKPOINT keeps them.
+# 16-20 ms cold, 12 ms with recycled segments). Needs Postgres started with
+# BENCH_WAL_OPTS (in STACK_PG_EXTRA_OPTS) so that the CHECKPOINT keeps them.
 bench_wal_prefill() {
   local n=$1
   [ "$n" -gt 0 ] || return 0

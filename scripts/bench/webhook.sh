@@ -21,6 +21,8 @@
 #   WARMUP_SECS=N: the same load, not measured, before each server's run
 #     (2; 0 = measure from a cold start).
 #   SLOW_MS=N: also print when the events slower than N ms were due.
+#   BENCH_PG_OPTS="-c name=value ...": more Postgres settings (diagnostics,
+#     e.g. synchronous_commit=off to see what the WAL sync costs).
 # Stores: one fresh, durable Postgres + Redis under .dev/bench/webhook,
 # reached as DB_MODE says for opsbridge (scripts/bench/stores.sh). Both
 # servers use the same Postgres server (separate databases, opsbridge and
@@ -50,9 +52,7 @@ cleanup() {
   bench_cleanup
 }
 
-# Room for the recycled WAL segments of bench_wal_prefill, and no
-# checkpoint forced by WAL volume during a run.
-export STACK_PG_EXTRA_OPTS="-c min_wal_size=1GB -c max_wal_size=4GB ${BENCH_PG_OPTS:-}"
+export STACK_PG_EXTRA_OPTS="$BENCH_WAL_OPTS ${BENCH_PG_OPTS:-}"
 if [ -n "${PG_STATS:-}" ]; then
   STACK_PG_EXTRA_OPTS="$STACK_PG_EXTRA_OPTS -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
 fi

@@ -22,8 +22,14 @@ pub struct Plan {
     pub rate: Option<f64>,
 }
 
-fn env_or(name: &str, default: &str) -> String {
+/// `name` from the environment, else `default`.
+pub fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// The server under load: `TARGET` (`http://127.0.0.1:3000`).
+pub fn target() -> String {
+    env_or("TARGET", "http://127.0.0.1:3000")
 }
 
 impl Plan {
@@ -41,6 +47,17 @@ impl Plan {
                 .filter(|r| !r.is_empty())
                 .map(|r| r.parse().expect("RATE (requests/s)")),
         }
+    }
+}
+
+impl Plan {
+    /// An HTTP client keeping one idle connection per worker, so each
+    /// worker reuses its own.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(self.concurrency as usize)
+            .build()
+            .expect("client")
     }
 }
 

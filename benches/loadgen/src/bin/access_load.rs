@@ -8,15 +8,12 @@ use opsbridge_loadgen as load;
 
 #[tokio::main]
 async fn main() {
-    let target = std::env::var("TARGET").unwrap_or_else(|_| "http://127.0.0.1:3000".into());
+    let target = load::target();
     let token = std::env::var("APP_API_TOKEN").expect("APP_API_TOKEN");
     let user_id = std::env::var("USER_ID").expect("USER_ID (a seeded member)");
     let plan = load::Plan::from_env();
     let url = format!("{target}/api/members/access?user_id={user_id}");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(plan.concurrency as usize)
-        .build()
-        .expect("client");
+    let client = plan.client();
     let auth = format!("Bearer {token}");
     load::run("access load", plan, move |_, _| {
         let (client, url, auth) = (client.clone(), url.clone(), auth.clone());

@@ -10,14 +10,11 @@ use opsbridge_loadgen as load;
 
 #[tokio::main]
 async fn main() {
-    let target = std::env::var("TARGET").unwrap_or_else(|_| "http://127.0.0.1:3000".into());
+    let target = load::target();
     let token = std::env::var("APP_API_TOKEN").expect("APP_API_TOKEN");
     let plan = load::Plan::from_env();
     let url = format!("{target}/api/members/events");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(plan.concurrency as usize)
-        .build()
-        .expect("client");
+    let client = plan.client();
     let auth = format!("Bearer {token}");
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     load::run("app events load", plan, move |worker, n| {

@@ -9,13 +9,10 @@ use opsbridge_loadgen as load;
 
 #[tokio::main]
 async fn main() {
-    let target = std::env::var("TARGET").unwrap_or_else(|_| "http://127.0.0.1:3000".into());
+    let target = load::target();
     let plan = load::Plan::from_env();
     let url = format!("{target}/api/support/intake");
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(plan.concurrency as usize)
-        .build()
-        .expect("client");
+    let client = plan.client();
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     load::run("intake load", plan, move |worker, n| {
         let (client, url) = (client.clone(), url.clone());

@@ -11,10 +11,6 @@ use opsbridge_loadgen as load;
 
 use serde_json::json;
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_string())
-}
-
 fn event(n: u64, worker: u64, now: i64) -> Vec<u8> {
     let id = format!("evt_load{worker}x{n}x{now}");
     let body = json!({
@@ -33,14 +29,14 @@ fn event(n: u64, worker: u64, now: i64) -> Vec<u8> {
 
 #[tokio::main]
 async fn main() {
-    let target = env_or("TARGET", "http://127.0.0.1:3000");
+    let target = load::target();
     let secret = std::env::var("STRIPE_WEBHOOK_SECRET").expect("STRIPE_WEBHOOK_SECRET");
     let plan = load::Plan::from_env();
-    let url = format!("{target}{}", env_or("WEBHOOK_PATH", "/api/webhooks/stripe"));
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(plan.concurrency as usize)
-        .build()
-        .expect("client");
+    let url = format!(
+        "{target}{}",
+        load::env_or("WEBHOOK_PATH", "/api/webhooks/stripe")
+    );
+    let client = plan.client();
     load::run("webhook load", plan, move |worker, n| {
         let (client, url, secret) = (client.clone(), url.clone(), secret.clone());
         async move {
