@@ -6,9 +6,9 @@
 //! batch's transaction is in flight, the events arriving meanwhile wait in
 //! the queue, and the next batch takes them all (up to [`MAX_BATCH`]); a
 //! second batch goes in flight beside it only while a burst queues
-//! [`SECOND_BATCH_MIN`] events or more. Each batch is written by a task spawned for as long as
-//! the queue has events (no task lingers when idle), so a request that goes
-//! away never cancels the others' transaction.
+//! [`SECOND_BATCH_MIN`] events or more. Each batch is written by a task
+//! spawned for as long as the queue has events (no task lingers when idle),
+//! so a request that goes away never cancels the others' transaction.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -185,3 +185,32 @@ async fn a_failed_batch_counts_as_one_request() {
     assert_eq!(crm.received_requests().await.unwrap().len(), 1);
     assert_eq!(slack_texts(&slack).await.len(), 0);
 }
+
+/// The "verified" marker is written by the first verified delivery of each
+/// minute in an instance (the rule reads whole minutes), not by every batch.
+#[tokio::test]
+async fn the_verified_marker_is_written_once_a_minute_per_instance() {
+    let slack = slack_fake().await;
+    let t = app(&slack, |_| {}).await;
+    let marker = || async {
+        t.app
+            .kv
+            .get("watch:stripe_verified_at")
+            .await
+            .unwrap()
+            .expect("a verified delivery wrote the marker")
+    };
+    paid_checkout(&t, 0).await;
+    let first = marker().await;
+    assert_eq!(first, t.clock_now().timestamp_millis().to_string());
+    t.clock.advance(Duration::seconds(30));
+    paid_checkout(&t, 1).await;
+    assert_eq!(marker().await, first, "the same minute: not written again");
+    t.clock.advance(Duration::seconds(31));
+    paid_checkout(&t, 2).await;
+    assert_eq!(
+        marker().await,
+        t.clock_now().timestamp_millis().to_string(),
+        "the next minute's first delivery writes it"
+    );
+}
