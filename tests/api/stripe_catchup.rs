@@ -294,3 +294,43 @@ async fn an_event_listed_late_inside_the_overlap_is_still_recovered() {
     // minutes after Stripe created them, which a slow webhook may still beat.
     recovered_events_show_in_health_and_alert_once(&t, 3).await;
 }
+
+/// With Redis down the writer's claims are unavailable: Postgres alone
+/// decides. Events the webhook stored are found as duplicates, the missed
+/// ones are stored once, sharing transactions, and a second run adds nothing.
+#[tokio::test]
+async fn with_redis_down_the_catch_up_still_stores_each_missed_event_once() {
+    let fake = FakeStripe::start(KEY).await;
+    let uri = fake.uri();
+    let t = spawn_app_with(move |v| {
+        v.insert("STRIPE_SECRET_KEY".into(), KEY.into());
+        v.insert("STRIPE_API_BASE".into(), uri);
+        v.insert("REDIS_URL".into(), "redis://127.0.0.1:1".into());
+    })
+    .await;
+    let start = t.clock_now().timestamp() - 8 * 60;
+    let missed = customers(0..20, start);
+    let delivered = customers(20..24, start + 10);
+    for e in &delivered {
+        assert_eq!(t.post_stripe(e).await.status, StatusCode::OK);
+    }
+    fake.add(missed.iter().chain(&delivered).cloned());
+
+    let (status, body) = cron(&t).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["new"].as_u64(), body["duplicates"].as_u64()),
+        (Some(60), Some(12)),
+        "{body}"
+    );
+    each_event_applied_once(&t, 72).await;
+    assert_eq!(
+        t.count_where("members", "state = 'active' AND plan = 'pro'")
+            .await,
+        24
+    );
+    t.clock.advance(chrono::Duration::minutes(10));
+    let (_, again) = cron(&t).await;
+    assert_eq!(again["new"], 0, "{again}");
+    each_event_applied_once(&t, 72).await;
+}
