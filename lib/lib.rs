@@ -25,7 +25,8 @@
 //! - [`members`]: the one source of truth about each person; every change
 //!   enqueues its outbox jobs.
 //! - [`product`]: the founder's own product (their app): `/api/members/*`
-//!   in, signed member webhooks out. (`App` in [`state`] is our shared state.)
+//!   in (group-committed like Stripe's events), signed member webhooks out.
+//!   (`App` in [`state`] is our shared state.)
 //! - [`support`]: support intake (form, Postmark, auto-replies kept quiet) and
 //!   helpdesk delivery (Zendesk natively, or a signed webhook).
 //! - [`ai`]: AI drafts behind approval.
@@ -45,9 +46,10 @@
 //! # Where a Stripe event becomes a CRM upsert
 //!
 //! `api/webhooks/stripe.rs` → [`stripe::routes`] (signature verified over
-//! the raw bytes) → [`stripe::writer`] (group commit: the deliveries arriving
-//! together) → [`stripe::batch`] (Redis claims, then one transaction for the
-//! batch) → [`stripe::apply::decide`] per event → [`members::change::prepare`]
+//! the raw bytes) → [`stripe::writer`] (group commit on
+//! [`db::group_commit`]: the deliveries arriving together) →
+//! [`stripe::batch`] (Redis claims, then one transaction for the batch) →
+//! [`stripe::apply::decide`] per event → [`members::change::prepare`]
 //! and [`members::change::write_all`], which enqueues each change's
 //! `crm_upsert` through [`jobs::enqueue_many`] in that same transaction
 //! ([`stripe::ingest`] is the same path for one event alone: a batch's

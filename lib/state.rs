@@ -31,6 +31,9 @@ pub struct App {
     pub clock: SharedClock,
     /// The group commit of Stripe events (one per instance).
     pub stripe_writer: Arc<crate::stripe::writer::Writer>,
+    /// The group commit of the app's events (one per instance).
+    pub app_event_writer:
+        Arc<crate::db::group_commit::GroupCommit<crate::product::writer::AppEvents>>,
 }
 
 impl App {
@@ -56,6 +59,7 @@ impl App {
             http,
             clock,
             stripe_writer: Default::default(),
+            app_event_writer: Default::default(),
         })
     }
 

@@ -46,6 +46,7 @@ async fn overview(State(app): State<App>) -> Json<Value> {
         "signature_failures": sig,
         // This instance's group commit (in memory: other instances have their own).
         "stripe_writer": app.stripe_writer.stats(),
+        "app_event_writer": app.app_event_writer.stats(),
     });
     match stores {
         Ok(Value::Object(parts)) => {

@@ -1,8 +1,8 @@
 //! The `events` table: every inbound event (Stripe, the app) is stored once,
 //! `UNIQUE (source, event_id)`, in the same transaction that applies it. Its
-//! rows are written here only, one way: [`insert`] (a conflict means the
-//! event is already stored, and the caller rolls its attempt back, so
-//! Postgres alone keeps exactly-once) and [`record_outcome`].
+//! rows are written here only, with what the event did: [`insert`] (a
+//! conflict means the event is already stored, and the caller rolls its
+//! attempt back, so Postgres alone keeps exactly-once) and [`insert_all`].
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -117,21 +117,4 @@ pub fn is_duplicate(e: &anyhow::Error) -> bool {
             .and_then(|e| e.as_db_error())
             .is_some_and(|d| d.constraint() == Some("events_source_event_id"))
     })
-}
-
-/// Records what an event did (`applied`, `stale`, `unhandled`, `invalid`)
-/// and the member it concerned on its stored row.
-pub async fn record_outcome(
-    tx: &impl Sql,
-    row_id: i64,
-    member_id: Option<Uuid>,
-    outcome: &str,
-) -> anyhow::Result<()> {
-    tx.execute(
-        "UPDATE events SET member_id = $2, outcome = $3 WHERE id = $1",
-        &[&row_id, &member_id, &outcome],
-    )
-    .await
-    .context("Failed to record the event's outcome")?;
-    Ok(())
 }

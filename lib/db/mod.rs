@@ -9,11 +9,13 @@
 //! - [`typed`]: parameter types for unnamed statements.
 //! - [`sql`]: the [`Sql`] trait both [`Conn`] and [`Tx`] implement.
 //! - [`tx`]: [`Tx`], a transaction whose `BEGIN` rides with its first statement.
+//! - [`group_commit`]: one transaction for many concurrent inbound events.
 //! - [`migrate`]: the schema, checked in one round trip at cold start.
 //! - [`events`]: the `events` table's outcome column.
 
 pub mod conn;
 pub mod events;
+pub mod group_commit;
 pub mod migrate;
 pub mod pool;
 pub mod sql;

@@ -5,7 +5,6 @@
 //! - [`state`]: states and the access rules (pure, table-tested).
 //! - [`store`]: the members table and the timeline.
 //! - [`link`]: which member an inbound fact belongs to; merges.
-//! - [`lookup`]: the founder's app's lookups (user id or email, a stored event).
 //! - [`synced`]: the CRM and helpdesk bookkeeping on members.
 //! - [`change`]: saving a member and enqueueing its exported change.
 //! - [`hooks`]: what the sweep does for members (CRM reconciliation, grace
@@ -14,7 +13,6 @@
 pub mod change;
 pub mod hooks;
 pub mod link;
-pub mod lookup;
 pub mod state;
 pub mod store;
 pub mod synced;

@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 
 use super::access::{self, Lookup};
 use super::events::{AppEvent, FieldErrors};
-use super::ingest::{ingest, MemberEventError};
+use super::ingest::MemberEventError;
+use super::writer::ingest;
 use crate::http::auth::require_bearer;
 use crate::http::{ApiError, Background};
 use crate::state::App;
@@ -148,15 +149,17 @@ async fn events(
     body: Body,
 ) -> Result<Response, EventsError> {
     let event = read_event(&app, &headers, body).await?;
-    let ingested = match ingest(&app, &event).await {
+    let event_id = event.id.as_str().to_string();
+    let email_hash = hash_email(event.email.as_str());
+    let ingested = match ingest(&app, event).await {
         Ok(i) => i,
         Err(MemberEventError::InFlight) => return Err(EventsError::InFlight),
         Err(MemberEventError::EmailTaken) => {
-            tracing::info!(event_id = event.id.as_str(), email_hash = %hash_email(event.email.as_str()), "app event refused: email taken");
+            tracing::info!(event_id = %event_id, email_hash = %email_hash, "app event refused: email taken");
             return Err(EventsError::EmailTaken);
         }
         Err(MemberEventError::Store(e)) => {
-            tracing::error!(event_id = event.id.as_str(), error = %format!("{e:#}"), "app event not stored");
+            tracing::error!(event_id = %event_id, error = %format!("{e:#}"), "app event not stored");
             return Err(EventsError::Unavailable);
         }
     };

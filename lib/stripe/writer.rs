@@ -1,72 +1,51 @@
-//! The group commit of Stripe events: verified events arriving concurrently
-//! in one instance (Vercel's Fluid compute serves concurrent requests in one
-//! instance) are written by ONE transaction per batch ([`super::batch`]).
-//!
-//! Classic group commit, no timer: a lone event goes at once; while a
-//! batch's transaction is in flight, the events arriving meanwhile wait in
-//! the queue, and the next batch takes them all (up to [`MAX_BATCH`]); a
-//! second batch goes in flight beside it only while a burst queues
-//! [`SECOND_BATCH_MIN`] events or more. Each batch is written by a task
-//! spawned for as long as the queue has events (no task lingers when idle),
-//! so a request that goes away never cancels the others' transaction.
+//! The group commit of Stripe events ([`crate::db::group_commit`]): verified
+//! events arriving concurrently in one instance are written by ONE
+//! transaction per batch ([`super::batch`]). No two events of a batch share
+//! an id or an identity, so each member sees its events one transaction
+//! after the other, in arrival order.
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
 use super::batch::{self, Item};
 use super::event::{fact, RawEvent};
 use super::ingest::{IngestError, Ingested, Via};
+use crate::db::group_commit::{Batch, GroupCommit};
 use crate::state::App;
 
-/// The most events one transaction takes. Why 64: it bounds the locks one
-/// transaction holds and how long an answer waits behind the others, and a
-/// batch of 64 already spreads the commit over enough events that larger
-/// ones gain nothing measurable (docs/performance.md).
-pub const MAX_BATCH: usize = 64;
+pub use crate::db::group_commit::MAX_BATCH;
 
-/// Batches in flight per instance, at most. Why two: under a burst, while
-/// one batch waits for its commit to reach the disk, the next is formed and
-/// written (Postgres flushes both commits' WAL together when they meet)
-/// instead of the CPU idling.
-pub const IN_FLIGHT: usize = 2;
+/// Stripe events as a [`Batch`].
+pub struct StripeEvents;
 
-/// A second batch goes in flight only while at least this many events wait
-/// (else they wait for the first batch, which is about to end). Why: a
-/// transaction costs Postgres about 0.4 ms of CPU whatever its size, so at a
-/// moderate rate two small batches in flight cost more CPU than they save
-/// in waiting (open loop 2 000/s: Postgres 390 -> 300 µs and the server
-/// 220 -> 185 µs per event, p99 within the runs' noise), while a burst
-/// (closed loop, 64 connections) still fills both.
-pub const SECOND_BATCH_MIN: usize = 8;
+impl Batch for StripeEvents {
+    type Item = Item;
 
-/// Batch sizes are counted in these buckets (upper bounds).
-const BUCKETS: [usize; 7] = [1, 2, 4, 8, 16, 32, MAX_BATCH];
+    fn keys(item: &Item) -> Vec<String> {
+        item.keys()
+    }
 
-/// The queue and its counters (one per instance, in [`App`]).
-#[derive(Default)]
-pub struct Writer {
-    queue: Mutex<Queue>,
-    /// The watchdog's "a delivery verified" marker, written per minute.
-    pub(crate) verified: crate::watchdog::signals::VerifiedMarker,
-    batches: AtomicU64,
-    events: AtomicU64,
-    sizes: [AtomicU64; BUCKETS.len()],
+    fn run(app: &App, items: Vec<Item>) -> impl std::future::Future<Output = ()> + Send {
+        batch::run(app, items)
+    }
+
+    fn group(app: &App) -> &GroupCommit<Self> {
+        &app.stripe_writer.group
+    }
 }
 
+/// The queue and the watchdog's marker (one per instance, in [`App`]).
 #[derive(Default)]
-struct Queue {
-    items: VecDeque<Item>,
-    /// Drain tasks running (at most [`IN_FLIGHT`]).
-    draining: usize,
+pub struct Writer {
+    /// The queue and its counters.
+    pub(crate) group: GroupCommit<StripeEvents>,
+    /// The watchdog's "a delivery verified" marker, written per minute.
+    pub(crate) verified: crate::watchdog::signals::VerifiedMarker,
 }
 
 impl Writer {
-    /// Stores one verified event with the others waiting (see the module
-    /// docs); the answer comes once its batch has committed.
+    /// Stores one verified event with the others waiting; the answer comes
+    /// once its batch has committed.
     pub async fn ingest(
         &self,
         app: &App,
@@ -82,19 +61,7 @@ impl Writer {
             via,
             reply,
         };
-        let start = {
-            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.items.push_back(item);
-            let start = starts_drain(q.draining, q.items.len());
-            if start {
-                q.draining += 1;
-            }
-            start
-        };
-        if start {
-            let app = app.clone();
-            tokio::spawn(async move { app.stripe_writer.drain(&app).await });
-        }
+        self.group.submit(app, item);
         answer.await.unwrap_or_else(|_| {
             Err(IngestError::Store(anyhow::anyhow!(
                 "the Stripe writer stopped before answering"
@@ -102,143 +69,9 @@ impl Writer {
         })
     }
 
-    /// Writes batches until the queue is empty.
-    async fn drain(&self, app: &App) {
-        // A panic in a batch must not leave the queue without a drainer.
-        let guard = Restart { writer: self, app };
-        while let Some(items) = self.next_batch() {
-            self.count(items.len());
-            batch::run(app, items).await;
-        }
-        std::mem::forget(guard);
-    }
-
-    /// Takes the next batch: the waiting events, in arrival order, that share
-    /// no identity and no id with an event taken before them (those wait for
-    /// the next batch, so each member's events go one transaction after the
-    /// other); `None` (and the drain ends) when nothing waits.
-    fn next_batch(&self) -> Option<Vec<Item>> {
-        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if drain_stops(q.draining, q.items.len()) {
-            q.draining -= 1;
-            return None;
-        }
-        let mut taken_keys = HashSet::new();
-        let mut batch = Vec::new();
-        let mut left = VecDeque::new();
-        while let Some(item) = q.items.pop_front() {
-            let keys = item.keys();
-            if batch.len() < MAX_BATCH && keys.iter().all(|k| !taken_keys.contains(k)) {
-                taken_keys.extend(keys);
-                batch.push(item);
-            } else {
-                left.push_back(item);
-            }
-        }
-        q.items = left;
-        Some(batch)
-    }
-
-    fn count(&self, size: usize) {
-        self.batches.fetch_add(1, Ordering::Relaxed);
-        self.events.fetch_add(size as u64, Ordering::Relaxed);
-        let bucket = BUCKETS
-            .iter()
-            .position(|&b| size <= b)
-            .unwrap_or(BUCKETS.len() - 1);
-        self.sizes[bucket].fetch_add(1, Ordering::Relaxed);
-    }
-
     /// This instance's batches since it started (the admin overview's
-    /// `stripe_writer`): how many, how many events, and how many batches of
-    /// each size (`"1"`, `"2"`, `"3-4"`, ... `"33-64"`).
+    /// `stripe_writer`): see [`GroupCommit::stats`].
     pub fn stats(&self) -> Value {
-        let mut sizes = serde_json::Map::new();
-        let mut low = 1;
-        for (i, &high) in BUCKETS.iter().enumerate() {
-            let label = if low == high {
-                high.to_string()
-            } else {
-                format!("{low}-{high}")
-            };
-            sizes.insert(label, json!(self.sizes[i].load(Ordering::Relaxed)));
-            low = high + 1;
-        }
-        json!({
-            "batches": self.batches.load(Ordering::Relaxed),
-            "events": self.events.load(Ordering::Relaxed),
-            "sizes": sizes,
-        })
-    }
-}
-
-/// Whether an event arriving with `draining` drains running and `waiting`
-/// events queued (itself included) starts another: the first at once, a
-/// second only while enough wait ([`SECOND_BATCH_MIN`]).
-fn starts_drain(draining: usize, waiting: usize) -> bool {
-    draining == 0 || (draining < IN_FLIGHT && waiting >= SECOND_BATCH_MIN)
-}
-
-/// Whether a drain that finished its batch stops: on an empty queue, or,
-/// while another drain runs, once few wait (the other takes them next: it
-/// stops only on an empty queue, since only one drain at a time sees
-/// `draining` above one under the lock).
-fn drain_stops(draining: usize, waiting: usize) -> bool {
-    waiting == 0 || (draining > 1 && waiting < SECOND_BATCH_MIN)
-}
-
-/// Dropped only when a batch panicked: hands the queue to a new drain task.
-struct Restart<'a> {
-    writer: &'a Writer,
-    app: &'a App,
-}
-
-impl Drop for Restart<'_> {
-    fn drop(&mut self) {
-        tracing::error!("the Stripe writer's batch panicked; restarting the drain");
-        let app = self.app.clone();
-        let restarted = tokio::runtime::Handle::try_current()
-            .map(|h| h.spawn(async move { app.stripe_writer.drain(&app).await }))
-            .is_ok();
-        if !restarted {
-            let mut q = self.writer.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.draining -= 1;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_second_batch_goes_in_flight_only_while_enough_wait() {
-        // Idle: a lone event goes at once.
-        assert!(starts_drain(0, 1));
-        // One batch in flight: the next waits for it, unless a burst queues.
-        assert!(!starts_drain(1, SECOND_BATCH_MIN - 1));
-        assert!(starts_drain(1, SECOND_BATCH_MIN));
-        assert!(!starts_drain(IN_FLIGHT, MAX_BATCH));
-        // The last drain runs until the queue is empty; a second one stops
-        // once few wait, leaving them to the first.
-        assert!(!drain_stops(1, 1));
-        assert!(drain_stops(1, 0));
-        assert!(drain_stops(2, SECOND_BATCH_MIN - 1));
-        assert!(!drain_stops(2, SECOND_BATCH_MIN));
-    }
-
-    #[test]
-    fn sizes_fall_in_their_buckets() {
-        let w = Writer::default();
-        for size in [1, 2, 3, 4, 5, 33, 64] {
-            w.count(size);
-        }
-        let s = w.stats();
-        assert_eq!(s["batches"], 7);
-        assert_eq!(s["events"], 112);
-        assert_eq!(
-            s["sizes"],
-            json!({"1": 1, "2": 1, "3-4": 2, "5-8": 1, "9-16": 0, "17-32": 0, "33-64": 2})
-        );
+        self.group.stats()
     }
 }

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Load benchmark of POST /api/members/events (the founder's app's events,
-# one transaction per event): benches/loadgen/src/bin/app_events_load.rs
-# posts unique user.signed_up events (each a new member, its event row and
-# outbox jobs) to scripts/dev --release on fresh durable stores
-# (scripts/bench/stores.sh, DB_MODE as there). Prints the load line and the
-# CPU per accepted event of Postgres and of the functions' process: what a
-# group commit like the Stripe webhook's could save here.
+# group-committed): benches/loadgen/src/bin/app_events_load.rs posts unique
+# user.signed_up events (each a new member, its event row and outbox jobs)
+# to scripts/dev --release on fresh durable stores (scripts/bench/stores.sh,
+# DB_MODE as there). Prints the load line and the CPU per accepted event of
+# Postgres and of the functions' process. DEV_BIN=path runs that build of
+# opsbridge-dev instead (alternate two builds for a before/after).
 #   scripts/bench/app_events.sh [seconds] [connections] [rate]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)

@@ -5,10 +5,12 @@
 //! - [`events_in`]: `POST /api/members/events` (dedupe, concurrency, bad input).
 //! - [`access_out`]: `GET /api/members/access`, linking a checkout, webhook order.
 //! - [`billing`]: the failed-payment email, grace expiry, retries, metrics.
+//! - [`group_commit`]: concurrent events in one transaction per batch.
 
 mod access_out;
 mod billing;
 mod events_in;
+mod group_commit;
 
 use std::time::Duration;
 

@@ -138,6 +138,17 @@ async fn a_batch_lookup_planned_on_a_small_table_keeps_to_its_indexes() {
     let plain = generic_plan(&client, &sql, args).await;
     assert!(plain.contains("Seq Scan on members"), "{plain}");
 
+    let plan = keyed_plan(&t, &sql, args).await;
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+    assert_eq!(
+        indexes(&plan),
+        ["members_stripe_customer", "members_email_lower"],
+        "{plan}"
+    );
+}
+
+/// The generic plan of `sql` in a batch's transaction (`Tx::keyed`).
+async fn keyed_plan(t: &crate::helpers::TestApp, sql: &str, args: &str) -> String {
     let tx = t.app.db.get().await.unwrap().begin_keyed();
     tx.batch_execute(&format!(
         "SET LOCAL plan_cache_mode = force_generic_plan; PREPARE probe AS {sql}"
@@ -151,11 +162,26 @@ async fn a_batch_lookup_planned_on_a_small_table_keeps_to_its_indexes() {
     tx.batch_execute("DEALLOCATE probe").await.unwrap();
     tx.rollback().await.unwrap();
     let plan: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-    let plan = plan.join("\n");
-    assert!(!plan.contains("Seq Scan"), "{plan}");
+    plan.join("\n")
+}
+
+/// An app batch's other reads: the stored check by event id, and the newest
+/// applied event of each member found by user id.
+#[tokio::test]
+async fn an_app_batch_reads_stored_events_and_the_newest_by_their_indexes() {
+    let t = spawn_app().await;
+    let stored = keyed_plan(&t, opsbridge::product::batch::STORED_SQL, "ARRAY['evt_1']").await;
+    assert!(!stored.contains("Seq Scan"), "{stored}");
     assert_eq!(
-        indexes(&plan),
-        ["members_stripe_customer", "members_email_lower"],
-        "{plan}"
+        indexes(&stored),
+        ["events_source_event_id", "members_pkey"],
+        "{stored}"
+    );
+    let newest = keyed_plan(&t, opsbridge::product::decide::NEWEST_SQL, "ARRAY['usr_1']").await;
+    assert!(!newest.contains("Seq Scan"), "{newest}");
+    assert_eq!(
+        indexes(&newest),
+        ["members_app_user", "events_member"],
+        "{newest}"
     );
 }
