@@ -61,6 +61,29 @@ pub async fn enqueue_many(
     jobs: &[&NewJob],
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Option<i64>>> {
+    insert_rows(tx, ENQUEUE_MANY, jobs, now).await
+}
+
+/// Inserts jobs whose dedupe keys cannot exist yet, with one statement and
+/// no conflict clause: the group commit's change jobs, keyed by their member
+/// and its new `sequence`, which the member's lock makes unique. Why: the
+/// speculative insertion of `ON CONFLICT` costs an index probe and a WAL
+/// record per job; should a key exist after all, the statement fails, the
+/// batch rolls back and its events go one by one ([`enqueue_many`]).
+pub async fn insert_new(
+    tx: &impl Sql,
+    jobs: &[&NewJob],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Option<i64>>> {
+    insert_rows(tx, INSERT_NEW, jobs, now).await
+}
+
+async fn insert_rows(
+    tx: &impl Sql,
+    sql: &str,
+    jobs: &[&NewJob],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Option<i64>>> {
     let kinds: Vec<&str> = jobs.iter().map(|j| j.kind.as_str()).collect();
     let keys: Vec<&str> = jobs.iter().map(|j| j.dedupe_key.as_str()).collect();
     let members: Vec<Option<Uuid>> = jobs.iter().map(|j| j.member_id).collect();
@@ -69,7 +92,7 @@ pub async fn enqueue_many(
     let payloads: Vec<&Value> = jobs.iter().map(|j| &j.payload).collect();
     let rows = tx
         .query(
-            ENQUEUE_MANY,
+            sql,
             &[
                 &kinds, &keys, &payloads, &members, &sequences, &attempts, &now,
             ],
@@ -87,4 +110,10 @@ pub const ENQUEUE_MANY: &str = r#"INSERT INTO jobs (kind, dedupe_key, payload, m
                SELECT k, d, p, m, s, a, $7, $7, $7
                FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::uuid[], $5::int8[], $6::int4[]) AS t (k, d, p, m, s, a)
                ON CONFLICT (dedupe_key) DO NOTHING
+               RETURNING id, dedupe_key"#;
+
+/// The statement of [`insert_new`].
+pub const INSERT_NEW: &str = r#"INSERT INTO jobs (kind, dedupe_key, payload, member_id, sequence, max_attempts, run_at, created_at, updated_at)
+               SELECT k, d, p, m, s, a, $7, $7, $7
+               FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::uuid[], $5::int8[], $6::int4[]) AS t (k, d, p, m, s, a)
                RETURNING id, dedupe_key"#;

@@ -31,7 +31,7 @@ pub mod store;
 pub mod sweep;
 pub mod webhook;
 
-pub use enqueue::{enqueue, enqueue_many, NewJob};
+pub use enqueue::{enqueue, enqueue_many, insert_new, NewJob};
 pub use kind::{JobKind, RetryPolicy};
 pub use outcome::{JobError, Reason};
 pub use routes::router;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::store::{self, Line, Member};
-use crate::jobs::{enqueue_many, JobKind, NewJob};
+use crate::jobs::{self, JobKind, NewJob};
 
 /// Event type when access changed.
 pub const ACCESS_CHANGED: &str = "member.access_changed";
@@ -169,7 +169,8 @@ impl Change {
         now: DateTime<Utc>,
         lines: Vec<Line>,
     ) -> anyhow::Result<Enqueued> {
-        let mut enqueued = write_all(tx, vec![self.rows(m, now, lines)], now).await?;
+        let rows = vec![self.rows(m, now, lines)];
+        let mut enqueued = write_rows(tx, rows, now, Keys::MayExist).await?;
         Ok(enqueued.pop().unwrap_or_default())
     }
 
@@ -208,17 +209,36 @@ pub struct Rows<'a> {
     lines: Vec<Line>,
 }
 
-/// Writes the rows of many changes (one per member) with at most four
-/// statements whatever their number: members inserted, members updated, one
-/// jobs insert, one timeline insert (`unnest` of column arrays). The
-/// statements are independent (foreign keys to `members` are checked at
-/// commit), so they are sent together (tokio-postgres pipelines concurrent
-/// queries on one connection): one round trip. Returns each change's jobs,
-/// in order.
+/// Whether a change's jobs may find their dedupe keys taken.
+#[derive(Clone, Copy)]
+enum Keys {
+    /// One change alone: `ON CONFLICT DO NOTHING` (belt and braces).
+    MayExist,
+    /// A group commit's changes: plain inserts ([`jobs::insert_new`]).
+    New,
+}
+
+/// Writes the rows of many changes (one per member; a group commit's batch)
+/// with at most four statements whatever their number: members inserted,
+/// members updated, one jobs insert, one timeline insert (`unnest` of column
+/// arrays). The statements are independent (foreign keys to `members` are
+/// checked at commit), so they are sent together (tokio-postgres pipelines
+/// concurrent queries on one connection): one round trip. The jobs go in
+/// with [`jobs::insert_new`] (a taken key fails the batch, whose events then
+/// go one by one). Returns each change's jobs, in order.
 pub async fn write_all(
     tx: &impl Sql,
     rows: Vec<Rows<'_>>,
     now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Enqueued>> {
+    write_rows(tx, rows, now, Keys::New).await
+}
+
+async fn write_rows(
+    tx: &impl Sql,
+    rows: Vec<Rows<'_>>,
+    now: DateTime<Utc>,
+    keys: Keys,
 ) -> anyhow::Result<Vec<Enqueued>> {
     let members: Vec<(&Member, bool)> = rows.iter().map(|r| (r.member, r.insert)).collect();
     let lines: Vec<(uuid::Uuid, &Line)> = rows
@@ -231,7 +251,10 @@ pub async fn write_all(
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
-        enqueue_many(tx, &jobs, now).await
+        match keys {
+            Keys::MayExist => jobs::enqueue_many(tx, &jobs, now).await,
+            Keys::New => jobs::insert_new(tx, &jobs, now).await,
+        }
     };
     let (_, ids, _) = tokio::try_join!(
         store::write_all(tx, &members, now),

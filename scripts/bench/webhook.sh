@@ -137,11 +137,15 @@ run_load() {
       CONCURRENCY=$conns RATE=$rate SLOW_MS="" "$loadgen" >/dev/null
   fi
   psql_pg "CHECKPOINT"
+  wal0=$(psql_pg "SELECT pg_current_wal_lsn() || ' ' || wal_fpi FROM pg_stat_wal")
   trips0=$(proxy_trips); pg0=$(bench_pg_ticks); s0=$(bench_ticks "$server")
   out=$(TARGET="http://127.0.0.1:$port" STRIPE_WEBHOOK_SECRET="$secret" DURATION_SECS=$secs \
     CONCURRENCY=$conns RATE=$rate /usr/bin/time -f '%U %S' -o "$BENCH_DIR/loadgen.time" \
     "$loadgen")
   pg1=$(bench_pg_ticks); trips1=$(proxy_trips); s1=$(bench_ticks "$server")
+  # WAL written during the run (every commit waits for its sync), and how
+  # many full-page images it held (a page's first change after a checkpoint).
+  wal=$(psql_pg "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '${wal0% *}') || ' ' || (wal_fpi - ${wal0#* }) FROM pg_stat_wal")
   echo "$name${out#webhook load}"
   echo "$out" >"$BENCH_DIR/$name.out"
   psql_pg "SELECT format('$name: stored %s events, %s jobs', (SELECT count(*) FROM $events),
@@ -156,9 +160,9 @@ run_load() {
   # Autovacuum would otherwise catch up on these rows during the next run.
   psql_pg "VACUUM ANALYZE" "$db"
   python3 - "$name" "$out" "$((pg1 - pg0))" "$(getconf CLK_TCK)" "$trips0" "$trips1" "$latency" "$((s1 - s0))" \
-    "$(cat "$BENCH_DIR/loadgen.time")" <<'PY'
+    "$(cat "$BENCH_DIR/loadgen.time")" "$wal" <<'PY'
 import re, sys
-name, out, pg, hz, t0, t1, latency, server, loadgen = sys.argv[1:]
+name, out, pg, hz, t0, t1, latency, server, loadgen, wal = sys.argv[1:]
 m = re.search(r": (\d+) ok,", out)
 ok = int(m.group(1)) if m else 0
 if ok:
@@ -166,6 +170,8 @@ if ok:
     load = sum(map(float, loadgen.split())) * 1e6 / ok
     print(f"{name}: CPU per event: postgres {per(pg)}, server process {per(server)}"
           f" (load generator {load:.0f} µs)")
+    wal_bytes, fpi = map(float, wal.split())
+    print(f"{name}: WAL per event: {wal_bytes / ok:.0f} bytes, {fpi / ok:.2f} full-page images")
     if latency:
         (p0, r0), (p1, r1) = (map(int, t.split()) for t in (t0, t1))
         print(f"{name}: round trips per event: postgres {(p1 - p0) / ok:.2f}, redis {(r1 - r0) / ok:.2f}")

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Entry, Write};
 use crate::db::{events, Tx};
-use crate::jobs::enqueue::ENQUEUE_MANY;
+use crate::jobs::enqueue::INSERT_NEW;
 use crate::members::{change, store};
 use crate::product::ingest::{line, new_event, Ingested};
 use crate::state::App;
@@ -45,7 +45,7 @@ pub(super) async fn second_round_trip(
         store::INSERT_ALL,
         store::UPDATE_ALL,
         store::TIMELINE_ALL,
-        ENQUEUE_MANY,
+        INSERT_NEW,
         events::INSERT_ALL,
     ])
     .await?;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{event_row, Entry};
 use crate::db::{events, Tx};
-use crate::jobs::enqueue::ENQUEUE_MANY;
+use crate::jobs::enqueue::INSERT_NEW;
 use crate::members::change::{self, Enqueued};
 use crate::members::store;
 use crate::stripe::apply::Decision;
@@ -73,7 +73,7 @@ pub(super) async fn second_round_trip(
             store::INSERT_ALL,
             store::UPDATE_ALL,
             store::TIMELINE_ALL,
-            ENQUEUE_MANY,
+            INSERT_NEW,
             events::INSERT_ALL,
         ])
         .await?;

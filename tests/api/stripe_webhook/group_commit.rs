@@ -237,3 +237,57 @@ async fn an_answer_lost_after_the_commit_is_a_duplicate_on_retry() {
     assert_eq!(t.count("jobs").await, 2);
     assert_eq!(t.count("timeline").await, 2);
 }
+
+/// A batch inserts its change jobs without a conflict clause (their keys are
+/// the member and its new sequence): should one exist after all, the batch
+/// rolls back and its events are stored one by one, where the taken key is
+/// skipped and nothing else is lost.
+#[tokio::test]
+async fn a_change_job_whose_key_is_taken_sends_the_batch_one_by_one() {
+    let t = quiet_app().await;
+    let now = t.clock_now().timestamp();
+    let paid = checkout_completed("evt_gk1", now - 60, "cus_GkA", "gk@example.com", None);
+    assert_eq!(t.post_stripe(&paid).await.status, StatusCode::OK);
+    let member = t.member_by_email("gk@example.com").await.unwrap();
+    let (id, seq) = (
+        member["id"].as_str().unwrap().to_string(),
+        member["sequence"].as_i64().unwrap(),
+    );
+    // The key the next change's app webhook will have, taken beforehand.
+    t.db()
+        .await
+        .execute(
+            "INSERT INTO jobs (kind, dedupe_key, payload, max_attempts, run_at, created_at, updated_at) \
+             VALUES ('app_webhook', $1, '{}', 1, now(), now(), now())",
+            &[&format!("app_webhook:{id}:{}", seq + 1)],
+        )
+        .await
+        .unwrap();
+    let failed = invoice(
+        "evt_gk2",
+        "invoice.payment_failed",
+        now - 30,
+        "cus_GkA",
+        "in_gk2",
+        "gk@example.com",
+        false,
+    );
+    let other = checkout_completed("evt_gk3", now - 30, "cus_GkB", "gk3@example.com", None);
+    let answers = send_all(&t, &[failed, other]).await;
+    assert!(answers.iter().all(|r| r.status == StatusCode::OK));
+    assert_eq!(t.count("events").await, 3);
+    assert_eq!(
+        t.member_by_email("gk@example.com").await.unwrap()["state"],
+        "past_due"
+    );
+    assert!(t.member_by_email("gk3@example.com").await.is_some());
+    // The CRM upsert of the change went in; its app webhook key was taken.
+    assert_eq!(
+        t.count_where(
+            "jobs",
+            &format!("dedupe_key = 'crm_upsert:{id}:{}'", seq + 1)
+        )
+        .await,
+        1
+    );
+}
