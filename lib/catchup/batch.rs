@@ -16,6 +16,7 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::stop::Stop;
+use crate::db::events::Payload;
 use crate::db::Sql;
 use crate::members::change::Enqueued;
 use crate::state::App;
@@ -150,7 +151,7 @@ async fn ingest_one(app: &App, payload: &Value) -> Result<Done, Stop> {
     loop {
         let ingested = app
             .stripe_writer
-            .ingest(app, event.clone(), payload.clone(), Via::Catchup)
+            .ingest(app, event.clone(), Payload::of(payload), Via::Catchup)
             .await;
         match ingested {
             Ok(i) if i.duplicate => return Ok(Done::Duplicate),

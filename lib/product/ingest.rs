@@ -107,7 +107,7 @@ pub(super) fn line(event: &AppEvent, outcome: &str, now: DateTime<Utc>) -> store
 /// The `events` row of an app event, with what it did.
 pub(super) fn new_event<'a>(
     event: &'a AppEvent,
-    payload: &'a serde_json::Value,
+    payload: &'a events::Payload,
     member_id: Uuid,
     outcome: &'a str,
     now: DateTime<Utc>,
@@ -170,7 +170,7 @@ async fn store(app: &App, event: &AppEvent) -> Result<Ingested, MemberEventError
     };
     let grace = app.config.past_due_grace_days;
     let change = members::change::prepare(before.as_ref(), &mut member, grace, now, None);
-    let payload = event.to_json();
+    let payload = events::Payload::of(&event.to_json());
     let row = new_event(event, &payload, member.id, outcome, now);
     // Independent writes, sent together (pipelined): one round trip.
     let (jobs, inserted) = tokio::try_join!(

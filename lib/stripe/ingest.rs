@@ -6,13 +6,13 @@
 //! `UNIQUE (source, event_id)` constraint is the durable backstop: with
 //! Redis down, Postgres alone keeps exactly-once.
 
-use serde_json::Value;
 use uuid::Uuid;
 
 use chrono::{DateTime, Utc};
 
 use super::apply::{apply, Applied};
 use super::event::{fact, RawEvent};
+use crate::db::events::Payload;
 use crate::db::{Sql, Tx};
 use crate::members::change::Enqueued;
 use crate::state::App;
@@ -69,7 +69,7 @@ pub enum IngestError {
 pub(super) async fn finish(
     app: &App,
     event: &RawEvent,
-    payload: &Value,
+    payload: &Payload,
     via: Via,
     token: Option<&str>,
 ) -> Result<Ingested, IngestError> {
@@ -90,7 +90,12 @@ pub(super) async fn finish(
     }
 }
 
-async fn store(app: &App, event: &RawEvent, payload: &Value, via: Via) -> anyhow::Result<Ingested> {
+async fn store(
+    app: &App,
+    event: &RawEvent,
+    payload: &Payload,
+    via: Via,
+) -> anyhow::Result<Ingested> {
     let now = app.clock.now();
     let parsed = fact(event);
     let row = EventRow {
@@ -146,7 +151,7 @@ pub struct EventRow<'a> {
     /// The event.
     pub event: &'a RawEvent,
     /// Its payload, stored as jsonb.
-    pub payload: &'a Value,
+    pub payload: &'a Payload,
     /// Webhook or catch-up.
     pub via: Via,
     /// When we received it.

@@ -84,19 +84,9 @@ async fn webhook(
         count_signature_failure(&app).await;
         return Err(e.into());
     }
-    // One JSON parse: the payload, then the envelope read from it (a body
-    // that is not JSON gets the envelope parser's own error).
-    let payload: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(_) => {
-            let why = RawEvent::parse(&body)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_else(|| "invalid JSON".into());
-            return Err(WebhookError::Invalid(why));
-        }
-    };
-    let event = RawEvent::from_value(&payload).map_err(|e| WebhookError::Invalid(e.to_string()))?;
+    // One JSON parse, into the envelope; the body is stored as it came.
+    let event = RawEvent::parse(&body).map_err(|e| WebhookError::Invalid(e.to_string()))?;
+    let payload = crate::db::events::Payload::parsed(body);
     // The group commit: concurrent deliveries share one transaction (the
     // watchdog's "a delivery verified" marker is set once per batch).
     let event_id = event.id.clone();

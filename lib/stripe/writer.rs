@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 use super::batch::{self, Item};
 use super::event::{fact, RawEvent};
 use super::ingest::{IngestError, Ingested, Via};
+use crate::db::events::Payload;
 use crate::db::group_commit::{Batch, GroupCommit};
 use crate::state::App;
 
@@ -50,7 +51,7 @@ impl Writer {
         &self,
         app: &App,
         event: RawEvent,
-        payload: Value,
+        payload: Payload,
         via: Via,
     ) -> Result<Ingested, IngestError> {
         let (reply, answer) = oneshot::channel();

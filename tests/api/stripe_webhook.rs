@@ -12,6 +12,7 @@ mod money;
 
 use axum::body::Body;
 use http::{Method, StatusCode};
+use opsbridge::db::Sql;
 use serde_json::Value;
 
 use crate::fixtures::*;
@@ -281,4 +282,27 @@ async fn postgres_unreachable_answers_503_and_the_retry_succeeds() {
         "the failed write's claim was released"
     );
     assert_eq!(good.count("events").await, 1);
+}
+
+/// The body is stored as it came (the bytes the signature covered): a
+/// number beyond what a float holds keeps its exact digits.
+#[tokio::test]
+async fn the_payload_is_stored_as_it_came_with_exact_numbers() {
+    let t = spawn_app().await;
+    let now = t.clock_now().timestamp();
+    let event = checkout_completed("evt_exact", now - 5, "cus_Exact", "exact@example.com", None);
+    let body = serde_json::to_string(&event).unwrap();
+    let big = "123456789012345678901234567890.000000000000000000001";
+    let body = format!(r#"{{"x_big":{big},{}"#, &body[1..]);
+    let sig = sign_stripe(body.as_bytes(), now);
+    let res = t.post_stripe_raw(body.into_bytes(), Some(&sig)).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let stored: String = t
+        .db()
+        .await
+        .query_one("SELECT (payload->'x_big')::text FROM events", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, big);
 }

@@ -28,7 +28,10 @@ pub(super) async fn second_round_trip(
         members.push(w.member);
         outcomes.push(w.outcome);
     }
-    let payloads: Vec<serde_json::Value> = entries.iter().map(|e| e.item.event.to_json()).collect();
+    let payloads: Vec<events::Payload> = entries
+        .iter()
+        .map(|e| events::Payload::of(&e.item.event.to_json()))
+        .collect();
     let rows: Vec<change::Rows<'_>> = changes
         .into_iter()
         .zip(&members)

@@ -21,7 +21,6 @@
 //! so one bad event never fails the others.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -33,7 +32,7 @@ pub use claims::STORED_SQL;
 use super::apply::Decision;
 use super::event::{Fact, RawEvent};
 use super::ingest::{finish, EventRow, IngestError, Ingested, Via, DONE_TTL_MS};
-use crate::db::events;
+use crate::db::events::{self, Payload};
 use crate::state::App;
 use claims::first_round_trip;
 use writes::second_round_trip;
@@ -43,7 +42,7 @@ pub struct Item {
     /// The event.
     pub event: RawEvent,
     /// Its payload (stored as jsonb).
-    pub payload: Value,
+    pub payload: Payload,
     /// Webhook or catch-up.
     pub via: Via,
     /// What it means, or why it cannot be applied.
