@@ -17,7 +17,7 @@
 //! other, in arrival order. `email_taken` is answered from the decision and
 //! writes nothing; an event whose identities several members hold, one that
 //! finds a member another event of the batch found, and every event of a
-//! failed batch go the proven way: alone ([`super::ingest::finish`]), so one
+//! failed batch go the proven way: alone (`product::ingest::finish`), so one
 //! bad event never fails the others.
 
 use chrono::{DateTime, Utc};
