@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{Entry, Route};
 use crate::db::{Sql, Tx};
+use crate::kv::Kv;
 use crate::members::{self, Member};
 use crate::product::decide::{decide, identity, Decided, Newest, Params, NEWEST_SQL};
 use crate::product::events::AppEvent;
@@ -42,15 +43,11 @@ pub(super) async fn first_round_trip(
     let stored = tx.query(STORED_SQL, &by_id);
     let newest = tx.query(NEWEST_SQL, &by_user);
     let (claimed, found) = tokio::join!(
-        app.kv.claim_many(&claims, CLAIM_TTL_MS),
+        app.kv.claim_batch(&claims, CLAIM_TTL_MS),
         members::link::lock_and_find_all(tx, &identities, async {
             tokio::try_join!(stored, newest)
         })
     );
-    let claimed = claimed.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "redis unavailable: Postgres alone decides (degraded)");
-        vec![None; entries.len()]
-    });
     drop(claims);
     // Settle the claims first: an entry keeps its token only if the claim
     // is ours; else `others` holds what Redis had (a done marker, someone's
@@ -58,13 +55,7 @@ pub(super) async fn first_round_trip(
     let others: Vec<Option<String>> = entries
         .iter_mut()
         .zip(claimed)
-        .map(|(entry, held)| {
-            if held == entry.token {
-                return None;
-            }
-            entry.token = None;
-            held
-        })
+        .map(|(entry, held)| Kv::settle_claim(&mut entry.token, held))
         .collect();
     let (found, (stored, newest)) = found?;
     let stored: HashMap<String, &tokio_postgres::Row> =

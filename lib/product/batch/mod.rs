@@ -158,16 +158,7 @@ async fn write(app: &App, mut entries: Vec<Entry>, now: DateTime<Utc>) -> Vec<En
 /// Turns the claims of stored events into completed markers, after the
 /// answers (one pipelined round trip, off the answer's path).
 fn mark_done(app: &App, keys: Vec<String>) {
-    if keys.is_empty() {
-        return;
-    }
-    let kv = app.kv.clone();
-    tokio::spawn(async move {
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        if let Err(e) = kv.set_many(&keys, "done", DONE_TTL_MS).await {
-            tracing::warn!(events = keys.len(), error = %e, "could not mark app events done in redis");
-        }
-    });
+    app.kv.set_many_later(keys, "done", DONE_TTL_MS);
 }
 
 /// Releases our claims of events refused without a write (`email_taken`),

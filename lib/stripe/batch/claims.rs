@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{event_row, Entry, Item, Route};
 use crate::db::{Sql, Tx};
+use crate::kv::Kv;
 use crate::members::link::{self, Found};
 use crate::state::App;
 use crate::stripe::apply::{decide, Decision};
@@ -48,13 +49,9 @@ pub(super) async fn first_round_trip(
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&ids];
     let stored = tx.query(STORED_SQL, &params);
     let (claimed, found) = tokio::join!(
-        app.kv.claim_many(&claims, CLAIM_TTL_MS),
+        app.kv.claim_batch(&claims, CLAIM_TTL_MS),
         link::lock_and_find_all(tx, &identities, stored)
     );
-    let claimed = claimed.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "redis unavailable: Postgres alone decides (degraded)");
-        vec![None; keys.len()]
-    });
     drop((claims, params, identities));
     // Settle the claims first: an entry keeps its token only if the claim
     // is ours (the one-by-one path then releases or completes it); else
@@ -62,13 +59,7 @@ pub(super) async fn first_round_trip(
     let others: Vec<Option<String>> = entries
         .iter_mut()
         .zip(claimed)
-        .map(|(entry, held)| {
-            if held == entry.token {
-                return None;
-            }
-            entry.token = None;
-            held
-        })
+        .map(|(entry, held)| Kv::settle_claim(&mut entry.token, held))
         .collect();
     let (found, stored) = match found {
         Ok(f) => f,

@@ -176,17 +176,8 @@ async fn write(app: &App, entries: Vec<Entry>, now: DateTime<Utc>) -> Vec<Entry>
 /// Turns the claims of stored events into completed markers, after the
 /// answers (one pipelined round trip, off the answer's path).
 fn mark_done(app: &App, ids: Vec<String>) {
-    if ids.is_empty() {
-        return;
-    }
-    let kv = app.kv.clone();
-    tokio::spawn(async move {
-        let keys: Vec<String> = ids.iter().map(|id| format!("stripe:{id}")).collect();
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        if let Err(e) = kv.set_many(&keys, "done", DONE_TTL_MS).await {
-            tracing::warn!(events = keys.len(), error = %e, "could not mark events done in redis");
-        }
-    });
+    let keys = ids.iter().map(|id| format!("stripe:{id}")).collect();
+    app.kv.set_many_later(keys, "done", DONE_TTL_MS);
 }
 
 fn event_row(item: &Item, now: DateTime<Utc>) -> EventRow<'_> {
