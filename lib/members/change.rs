@@ -209,6 +209,17 @@ pub struct Rows<'a> {
     lines: Vec<Line>,
 }
 
+/// The statements a group commit's batch writes with (those of
+/// [`write_all`] and the batch's `events` insert), prepared before they are
+/// pipelined behind `COMMIT` (`Tx::prepare_all`).
+pub const BATCH_WRITES: [&str; 5] = [
+    store::INSERT_ALL,
+    store::UPDATE_ALL,
+    store::TIMELINE_ALL,
+    jobs::enqueue::INSERT_NEW,
+    crate::db::events::INSERT_ALL,
+];
+
 /// Whether a change's jobs may find their dedupe keys taken.
 #[derive(Clone, Copy)]
 enum Keys {

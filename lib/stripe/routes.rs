@@ -88,7 +88,7 @@ async fn webhook(
     let event = RawEvent::parse(&body).map_err(|e| WebhookError::Invalid(e.to_string()))?;
     let payload = crate::db::events::Payload::parsed(body);
     // The group commit: concurrent deliveries share one transaction (the
-    // watchdog's "a delivery verified" marker is set once per batch).
+    // watchdog's "a delivery verified" marker is set once a minute).
     let event_id = event.id.clone();
     let ingested = app
         .stripe_writer

@@ -5,8 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Entry, Write};
 use crate::db::{events, Tx};
-use crate::jobs::enqueue::INSERT_NEW;
-use crate::members::{change, store};
+use crate::members::change;
 use crate::product::ingest::{line, new_event, Ingested};
 use crate::state::App;
 
@@ -44,14 +43,7 @@ pub(super) async fn second_round_trip(
         .zip(members.iter().zip(&outcomes))
         .map(|((e, p), (m, o))| new_event(&e.item.event, p, m.id, o, now))
         .collect();
-    tx.prepare_all(&[
-        store::INSERT_ALL,
-        store::UPDATE_ALL,
-        store::TIMELINE_ALL,
-        INSERT_NEW,
-        events::INSERT_ALL,
-    ])
-    .await?;
+    tx.prepare_all(&change::BATCH_WRITES).await?;
     let writes = async {
         let (enqueued, ()) = tokio::try_join!(
             change::write_all(tx, rows, now),

@@ -7,9 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{event_row, Entry};
 use crate::db::{events, Tx};
-use crate::jobs::enqueue::INSERT_NEW;
 use crate::members::change::{self, Enqueued};
-use crate::members::store;
 use crate::stripe::apply::Decision;
 use crate::stripe::billing;
 use crate::stripe::event::Fact;
@@ -69,14 +67,7 @@ pub(super) async fn second_round_trip(
         anyhow::Ok((enqueued, effects))
     };
     let (enqueued, effects) = if with_effects.is_empty() {
-        tx.prepare_all(&[
-            store::INSERT_ALL,
-            store::UPDATE_ALL,
-            store::TIMELINE_ALL,
-            INSERT_NEW,
-            events::INSERT_ALL,
-        ])
-        .await?;
+        tx.prepare_all(&change::BATCH_WRITES).await?;
         tx.commit_behind(writes).await?
     } else {
         let written = writes.await?;
