@@ -150,23 +150,28 @@ async fn store(app: &App, event: &AppEvent) -> Result<Ingested, MemberEventError
     let (found, (stored, newest)) =
         members::link::lock_and_find_all(&tx, &[&id], async { tokio::try_join!(stored, newest) })
             .await?;
+    // Nothing to write (stored already, or refused): roll back, which
+    // keeps the connection (a `Tx` dropped open closes it).
     if let Some(row) = stored.first() {
+        let _ = tx.rollback().await;
         return Ok(duplicate(row));
     }
     let newest: Newest = newest.iter().map(|r| (r.get(0), r.get(1))).collect();
-    let (before, mut member, outcome) = match decide(event, &found, &newest, now) {
-        Decided::Write(w) => (w.before, w.member, w.outcome),
-        Decided::EmailTaken => return Err(MemberEventError::EmailTaken),
+    let decided = match decide(event, &found, &newest, now) {
+        Decided::Write(w) => Some((w.before, w.member, w.outcome)),
+        Decided::EmailTaken => None,
         // Merges: the proven resolve, then the same user id rule.
         Decided::Several => {
             let r = members::resolve(&tx, &id, now)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("an app event always has an email"))?;
-            if id.user_id.is_some() && r.member.app_user_id != id.user_id {
-                return Err(MemberEventError::EmailTaken);
-            }
-            (r.before, r.member, "applied")
+            let taken = id.user_id.is_some() && r.member.app_user_id != id.user_id;
+            (!taken).then_some((r.before, r.member, "applied"))
         }
+    };
+    let Some((before, mut member, outcome)) = decided else {
+        let _ = tx.rollback().await;
+        return Err(MemberEventError::EmailTaken);
     };
     let grace = app.config.past_due_grace_days;
     let change = members::change::prepare(before.as_ref(), &mut member, grace, now, None);
