@@ -27,6 +27,9 @@ async fn a_signup_is_one_lead_and_its_replay_is_a_duplicate_of_the_same_member()
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.json()["duplicate"], true);
     assert_eq!(again.json()["member_id"], body["member_id"]);
+    // Member ids are time-ordered (UUIDv7, see `Member::new_lead`).
+    let id: uuid::Uuid = body["member_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(id.get_version_num(), 7);
     let m = t.member_by_email("jane@example.com").await.unwrap();
     assert_eq!(
         (m["app_user_id"].as_str(), m["state"].as_str()),
