@@ -148,6 +148,13 @@ impl Tx {
         written
     }
 
+    /// Commits a transaction its owner holds by reference (a group commit's
+    /// batch keeps its `Tx` to the end), after writes that had to be awaited
+    /// (see [`Tx::commit_behind`] for what an error means).
+    pub async fn commit_now(&self) -> anyhow::Result<()> {
+        self.commit_behind(async { Ok(()) }).await
+    }
+
     async fn end(mut self, sql: &str) -> Result<Conn, Error> {
         if self.begun.load(Ordering::SeqCst) {
             // On failure `self` drops still begun: the connection is closed.

@@ -70,8 +70,11 @@ pub(super) async fn second_round_trip(
         tx.prepare_all(&change::BATCH_WRITES).await?;
         tx.commit_behind(writes).await?
     } else {
+        // A billing effect reads before it writes (was this invoice paid
+        // already?), so its statements cannot all leave in the first poll:
+        // the writes are awaited, then `COMMIT` goes alone.
         let written = writes.await?;
-        tx.commit_behind(async { Ok(()) }).await?;
+        tx.commit_now().await?;
         written
     };
     let mut enqueued = enqueued.into_iter();
