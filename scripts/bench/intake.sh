@@ -15,6 +15,8 @@
 # (direct, transaction or pgbouncer: scripts/bench/stores.sh), rate limits
 # high enough not to interfere, and warn-level logs (a JSON line per request
 # would measure the terminal). Secrets come from .dev/env as usual.
+# WAL_PREFILL=N: WAL segments made ready before the run (48, as the webhook
+# bench; 0 = a cold Postgres, see bench_wal_prefill in stores.sh).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -26,7 +28,9 @@ CONNECTIONS=${CONNECTIONS:-32}
 DURATION_SECS=${DURATION_SECS:-10}
 RATE=${RATE:-}
 
+export STACK_PG_EXTRA_OPTS=$BENCH_WAL_OPTS
 bench_stores_start intake
+bench_wal_prefill "${WAL_PREFILL:-48}"
 export SUPPORT_RATE_LIMIT_PER_IP=1000000 SUPPORT_RATE_LIMIT_PER_EMAIL=1000000
 export DB_POOL_SIZE=${DB_POOL_SIZE:-16}
 bench_server_start "$PORT"
