@@ -22,13 +22,48 @@ pub struct Payload(Bytes);
 
 impl Payload {
     /// A body already parsed as JSON (so Postgres accepts it as `jsonb`).
+    /// One escape is valid JSON that `jsonb` refuses: `\u0000` (text cannot
+    /// hold NUL), which any free text a customer typed into Stripe may
+    /// carry. Such a body is stored with each NUL as U+FFFD, so its event is
+    /// stored instead of refused on every retry; any other body is stored
+    /// byte for byte.
     pub fn parsed(body: Bytes) -> Self {
-        Self(body)
+        const NUL: &[u8] = b"\\u0000";
+        if !body.windows(NUL.len()).any(|w| w == NUL) {
+            return Self(body);
+        }
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(mut v) => {
+                replace_nul(&mut v);
+                Self(Bytes::from(v.to_string()))
+            }
+            Err(_) => Self(body),
+        }
     }
 
-    /// A JSON value, serialized once.
+    /// A JSON value, serialized once (NULs as in [`Payload::parsed`]: the
+    /// catch-up's events come from Stripe's API as values).
     pub fn of(v: &Value) -> Self {
-        Self(Bytes::from(v.to_string()))
+        Self::parsed(Bytes::from(v.to_string()))
+    }
+}
+
+/// Replaces every NUL in `v`'s strings and keys with U+FFFD.
+fn replace_nul(v: &mut Value) {
+    let clean = |s: &str| s.replace('\0', "\u{FFFD}");
+    match v {
+        Value::String(s) if s.contains('\0') => *s = clean(s),
+        Value::Array(a) => a.iter_mut().for_each(replace_nul),
+        Value::Object(o) => {
+            *o = std::mem::take(o)
+                .into_iter()
+                .map(|(k, mut v)| {
+                    replace_nul(&mut v);
+                    (clean(&k), v)
+                })
+                .collect();
+        }
+        _ => {}
     }
 }
 

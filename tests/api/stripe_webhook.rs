@@ -306,3 +306,30 @@ async fn the_payload_is_stored_as_it_came_with_exact_numbers() {
         .get(0);
     assert_eq!(stored, big);
 }
+
+/// `\u0000` is valid JSON that `jsonb` refuses: such an event (a NUL in
+/// free text a customer typed into Stripe) is stored with U+FFFD in its
+/// place, not refused on every retry.
+#[tokio::test]
+async fn a_nul_escape_in_the_body_is_stored_as_a_replacement_character() {
+    let t = spawn_app().await;
+    let now = t.clock_now().timestamp();
+    let event = checkout_completed("evt_nul", now - 5, "cus_Nul", "nul@example.com", None);
+    let body = serde_json::to_string(&event).unwrap();
+    let body = format!(r#"{{"x_note":"a\u0000b",{}"#, &body[1..]);
+    let sig = sign_stripe(body.as_bytes(), now);
+    let res = t.post_stripe_raw(body.into_bytes(), Some(&sig)).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let stored: String = t
+        .db()
+        .await
+        .query_one(
+            "SELECT payload->>'x_note' FROM events WHERE event_id = 'evt_nul'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, "a\u{FFFD}b");
+    assert!(t.member_by_email("nul@example.com").await.is_some());
+}
